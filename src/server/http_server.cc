@@ -338,7 +338,12 @@ class HttpServerImpl final : public HttpServer {
       st->idle = false;
       const std::string request_id_fallback = NewId("req_");
       if (hec) {
-        if (hec == http::error::header_limit) {
+        if (hec == http::error::body_limit) {
+          Response r = HttpErrorResponse(413, "Request body exceeds " +
+                                                  std::to_string(options_.max_body_bytes) + " bytes",
+                                         "invalid_request_error", "request_too_large");
+          co_await WriteResponse(stream, r, request_id_fallback, false, false);
+        } else if (hec == http::error::header_limit) {
           Response r = HttpErrorResponse(431, "Request headers exceed " +
                                                   std::to_string(options_.max_header_bytes) + " bytes",
                                          "invalid_request_error", "headers_too_large");
