@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   s->add_option("--config", serve.config_file, "YAML config file (default: embedded defaults)");
   s->add_option("--data", serve.data_dir, "Data directory")->capture_default_str();
   s->add_option("--host", serve.host, "Address to listen on (default 127.0.0.1)");
-  s->add_option("--port", serve.port, "Port to listen on (0 = any free port)")->check(CLI::Range(0, 65535));
+  s->add_option("--port", serve.port, "Port to listen on (0 = any free port)")
+      ->check(CLI::Range(0, 65535));
   s->add_option("--log-level", serve.log_level, "debug, info, warn, error or off");
 
   CLI11_PARSE(app, argc, argv);

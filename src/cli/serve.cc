@@ -20,19 +20,21 @@ Result<server::ServerOptions> ParseServerOptions(const ConfigNode& root) {
   o.port = static_cast<uint16_t>(port);
   ASSIGN_OR_RETURN(int64_t threads, s.Int("io_threads", o.io_threads, 1, 256));
   o.io_threads = static_cast<int>(threads);
-  ASSIGN_OR_RETURN(int64_t body, s.Int("max_body_bytes", static_cast<int64_t>(o.max_body_bytes), 1024,
-                                       int64_t{1} << 32));
+  ASSIGN_OR_RETURN(int64_t body, s.Int("max_body_bytes", static_cast<int64_t>(o.max_body_bytes),
+                                       1024, int64_t{1} << 32));
   o.max_body_bytes = static_cast<size_t>(body);
-  ASSIGN_OR_RETURN(int64_t header, s.Int("max_header_bytes", static_cast<int64_t>(o.max_header_bytes),
-                                         1024, 1 << 20));
+  ASSIGN_OR_RETURN(int64_t header, s.Int("max_header_bytes",
+                                         static_cast<int64_t>(o.max_header_bytes), 1024, 1 << 20));
   o.max_header_bytes = static_cast<size_t>(header);
   ASSIGN_OR_RETURN(int64_t idle, s.Int("idle_timeout_ms", o.idle_timeout.count(), 1, 86'400'000));
   o.idle_timeout = Millis(idle);
   ASSIGN_OR_RETURN(int64_t read, s.Int("read_timeout_ms", o.read_timeout.count(), 1, 86'400'000));
   o.read_timeout = Millis(read);
-  ASSIGN_OR_RETURN(int64_t req, s.Int("request_timeout_ms", o.request_timeout.count(), 1, 86'400'000));
+  ASSIGN_OR_RETURN(int64_t req,
+                   s.Int("request_timeout_ms", o.request_timeout.count(), 1, 86'400'000));
   o.request_timeout = Millis(req);
-  ASSIGN_OR_RETURN(int64_t drain, s.Int("drain_timeout_ms", o.drain_timeout.count(), 0, 86'400'000));
+  ASSIGN_OR_RETURN(int64_t drain,
+                   s.Int("drain_timeout_ms", o.drain_timeout.count(), 0, 86'400'000));
   o.drain_timeout = Millis(drain);
   ASSIGN_OR_RETURN(int64_t inflight, s.Int("max_inflight", o.max_inflight, 1, 1'000'000));
   o.max_inflight = static_cast<int>(inflight);
@@ -96,16 +98,18 @@ int RunServe(const ServeFlags& flags) {
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
   if (ec) {
-    return Fail(InvalidArgument("cannot create data directory '" + flags.data_dir + "': " + ec.message()),
-                "Pass a writable directory with --data DIR.");
+    return Fail(
+        InvalidArgument("cannot create data directory '" + flags.data_dir + "': " + ec.message()),
+        "Pass a writable directory with --data DIR.");
   }
 
   auto gw = gateway::BuildGateway(root, log);
   if (!gw.ok()) return Fail(gw.status(), "Fix the providers/models sections and try again.");
   if ((*gw)->ListModels().empty()) {
-    log->Warn("no models configured: /v1/models is empty; add providers and models to a config file "
-              "(see examples/gantry.yaml) and pass it with --config",
-              nullptr);
+    log->Warn(
+        "no models configured: /v1/models is empty; add providers and models to a config file "
+        "(see examples/gantry.yaml) and pass it with --config",
+        nullptr);
   }
 
   server::Services services;
@@ -117,14 +121,16 @@ int RunServe(const ServeFlags& flags) {
     return Fail(s, "Is another gantry already running on that port? Choose another with --port.");
   }
   if (auth->dev_mode()) {
-    log->Warn("dev mode: no API key configured; accepting any bearer token from loopback clients only",
-              nullptr);
+    log->Warn(
+        "dev mode: no API key configured; accepting any bearer token from loopback clients only",
+        nullptr);
   }
-  log->Info("listening", {{"host", options->host},
-                          {"port", srv->port()},
-                          {"data_dir", flags.data_dir},
-                          {"config", flags.config_file.empty() ? "<embedded defaults>" : flags.config_file},
-                          {"models", (*gw)->ListModels().size()}});
+  log->Info("listening",
+            {{"host", options->host},
+             {"port", srv->port()},
+             {"data_dir", flags.data_dir},
+             {"config", flags.config_file.empty() ? "<embedded defaults>" : flags.config_file},
+             {"models", (*gw)->ListModels().size()}});
   srv->Run(/*handle_signals=*/true);
   return 0;
 }

@@ -11,11 +11,11 @@
 namespace gantry::cli {
 
 struct ServeFlags {
-  std::string config_file;   // "" = embedded defaults
+  std::string config_file;  // "" = embedded defaults
   std::string data_dir = "data";
-  std::string host;          // "" = from config (default 127.0.0.1)
-  int port = -1;             // -1 = from config (default 8080)
-  std::string log_level;     // "" = from config (default info)
+  std::string host;       // "" = from config (default 127.0.0.1)
+  int port = -1;          // -1 = from config (default 8080)
+  std::string log_level;  // "" = from config (default info)
 };
 
 // Reads the `server:` section.

@@ -20,7 +20,9 @@ namespace gantry {
 
 class CancelSource : public std::enable_shared_from_this<CancelSource> {
  public:
-  static std::shared_ptr<CancelSource> Create() { return std::shared_ptr<CancelSource>(new CancelSource()); }
+  static std::shared_ptr<CancelSource> Create() {
+    return std::shared_ptr<CancelSource>(new CancelSource());
+  }
 
   // Fires once; later calls do nothing. `reason` is not OK (kCancelled or kDeadlineExceeded).
   void Cancel(Status reason);
@@ -52,9 +54,9 @@ class CancelSource : public std::enable_shared_from_this<CancelSource> {
 
   std::atomic<bool> cancelled_{false};
   mutable std::mutex mu_;
-  Status reason_;                                         // GUARDED_BY(mu_)
-  uint64_t next_id_ = 1;                                  // GUARDED_BY(mu_)
-  std::map<uint64_t, std::function<void()>> callbacks_;   // GUARDED_BY(mu_)
+  Status reason_;                                        // GUARDED_BY(mu_)
+  uint64_t next_id_ = 1;                                 // GUARDED_BY(mu_)
+  std::map<uint64_t, std::function<void()>> callbacks_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace gantry

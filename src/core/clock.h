@@ -16,8 +16,8 @@ using Millis = std::chrono::milliseconds;
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual SteadyTime Now() const = 0;      // monotonic, for deadlines and latency
-  virtual WallTime WallNow() const = 0;    // wall time, for timestamps
+  virtual SteadyTime Now() const = 0;    // monotonic, for deadlines and latency
+  virtual WallTime WallNow() const = 0;  // wall time, for timestamps
 };
 
 class SystemClock final : public Clock {

@@ -50,7 +50,8 @@ struct ConfigBuilder {
       }
       const size_t close = in.find('}', i + 2);
       if (close == std::string::npos) {
-        return InvalidArgument(Where(path, line) + ": unterminated '${' (write '$$' for a literal '$')");
+        return InvalidArgument(Where(path, line) +
+                               ": unterminated '${' (write '$$' for a literal '$')");
       }
       std::string expr = in.substr(i + 2, close - i - 2);
       std::optional<std::string> fallback;
@@ -58,10 +59,12 @@ struct ConfigBuilder {
         fallback = expr.substr(p + 2);
         expr = expr.substr(0, p);
       }
-      if (expr.empty()) return InvalidArgument(Where(path, line) + ": empty variable name in '${}'");
+      if (expr.empty())
+        return InvalidArgument(Where(path, line) + ": empty variable name in '${}'");
       for (char c : expr) {
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
-          return InvalidArgument(Where(path, line) + ": invalid environment variable name '" + expr + "'");
+          return InvalidArgument(Where(path, line) + ": invalid environment variable name '" +
+                                 expr + "'");
         }
       }
       std::optional<std::string> value = env(expr);
@@ -115,8 +118,9 @@ struct ConfigBuilder {
           }
           const std::string key = kv.first.Scalar();
           if (obj.contains(key)) {
-            return InvalidArgument(Where(path.empty() ? key : path + "." + key,
-                                         kv.first.Mark().line + 1) + ": duplicate key");
+            return InvalidArgument(
+                Where(path.empty() ? key : path + "." + key, kv.first.Mark().line + 1) +
+                ": duplicate key");
           }
           auto v = Convert(kv.second, path.empty() ? key : path + "." + key);
           if (!v.ok()) return v.status();
@@ -215,7 +219,8 @@ Result<int64_t> ConfigNode::Int(std::string_view key, std::optional<int64_t> def
     if (def) return *def;
     return Error(key, "missing required key");
   }
-  if (!c->is_string()) return Error(key, "expected an integer, got a " + std::string(c->type_name()));
+  if (!c->is_string())
+    return Error(key, "expected an integer, got a " + std::string(c->type_name()));
   const std::string& s = c->get_ref<const std::string&>();
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

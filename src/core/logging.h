@@ -41,10 +41,18 @@ class Logger final {
   static std::shared_ptr<Logger> Null();
 
   void Log(LogLevel level, std::string_view msg, const nlohmann::json& fields = nullptr);
-  void Debug(std::string_view msg, const nlohmann::json& f = nullptr) { Log(LogLevel::kDebug, msg, f); }
-  void Info(std::string_view msg, const nlohmann::json& f = nullptr) { Log(LogLevel::kInfo, msg, f); }
-  void Warn(std::string_view msg, const nlohmann::json& f = nullptr) { Log(LogLevel::kWarn, msg, f); }
-  void Error(std::string_view msg, const nlohmann::json& f = nullptr) { Log(LogLevel::kError, msg, f); }
+  void Debug(std::string_view msg, const nlohmann::json& f = nullptr) {
+    Log(LogLevel::kDebug, msg, f);
+  }
+  void Info(std::string_view msg, const nlohmann::json& f = nullptr) {
+    Log(LogLevel::kInfo, msg, f);
+  }
+  void Warn(std::string_view msg, const nlohmann::json& f = nullptr) {
+    Log(LogLevel::kWarn, msg, f);
+  }
+  void Error(std::string_view msg, const nlohmann::json& f = nullptr) {
+    Log(LogLevel::kError, msg, f);
+  }
 
   bool Enabled(LogLevel level) const { return level >= level_; }
   // Never write `secret` (when at least 4 bytes long) in any log line.

@@ -14,10 +14,10 @@
 namespace gantry {
 
 struct RequestContext {
-  std::string request_id;            // also returned to the client (x-request-id)
-  std::string tenant = "default";    // owning tenant
-  std::string key_id;                // id of the API key used ("" in dev mode)
-  Deadline deadline;                 // whole-request deadline
+  std::string request_id;          // also returned to the client (x-request-id)
+  std::string tenant = "default";  // owning tenant
+  std::string key_id;              // id of the API key used ("" in dev mode)
+  Deadline deadline;               // whole-request deadline
   std::shared_ptr<CancelSource> cancel = CancelSource::Create();
   const Clock* clock = &SystemClock::Get();
 };

@@ -18,18 +18,18 @@ namespace gantry {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // the request or input is wrong: do not retry as is
-  kNotFound,           // the named thing does not exist
-  kUnauthenticated,    // no or bad credentials
-  kPermissionDenied,   // credentials fine, not allowed
-  kResourceExhausted,  // rate limit, quota, capacity: retry later
-  kFailedPrecondition, // system not in a state to do this
-  kUnavailable,        // transient: retry (possibly elsewhere)
-  kUpstream,           // an upstream provider failed or answered badly
-  kDeadlineExceeded,   // ran out of time
-  kCancelled,          // the caller went away
-  kUnimplemented,      // not supported
-  kInternal,           // a bug or broken invariant
+  kInvalidArgument,     // the request or input is wrong: do not retry as is
+  kNotFound,            // the named thing does not exist
+  kUnauthenticated,     // no or bad credentials
+  kPermissionDenied,    // credentials fine, not allowed
+  kResourceExhausted,   // rate limit, quota, capacity: retry later
+  kFailedPrecondition,  // system not in a state to do this
+  kUnavailable,         // transient: retry (possibly elsewhere)
+  kUpstream,            // an upstream provider failed or answered badly
+  kDeadlineExceeded,    // ran out of time
+  kCancelled,           // the caller went away
+  kUnimplemented,       // not supported
+  kInternal,            // a bug or broken invariant
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -74,15 +74,27 @@ class [[nodiscard]] Status {
 };
 
 inline Status OkStatus() { return Status(); }
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-inline Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
-inline Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
-inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
-inline Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+inline Status Unauthenticated(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
+inline Status PermissionDenied(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
+inline Status ResourceExhausted(std::string m) {
+  return {StatusCode::kResourceExhausted, std::move(m)};
+}
+inline Status FailedPrecondition(std::string m) {
+  return {StatusCode::kFailedPrecondition, std::move(m)};
+}
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status UpstreamError(std::string m) { return {StatusCode::kUpstream, std::move(m)}; }
-inline Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
+inline Status DeadlineExceeded(std::string m) {
+  return {StatusCode::kDeadlineExceeded, std::move(m)};
+}
 inline Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
@@ -91,7 +103,7 @@ inline Status InternalError(std::string m) { return {StatusCode::kInternal, std:
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK Status");
   }
@@ -118,10 +130,10 @@ class [[nodiscard]] Result {
 #define GANTRY_CONCAT_INNER(a, b) a##b
 #define GANTRY_CONCAT(a, b) GANTRY_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                   \
-  do {                                          \
-    ::gantry::Status _st = (expr);              \
-    if (!_st.ok()) return _st;                  \
+#define RETURN_IF_ERROR(expr)      \
+  do {                             \
+    ::gantry::Status _st = (expr); \
+    if (!_st.ok()) return _st;     \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
@@ -133,10 +145,10 @@ class [[nodiscard]] Result {
   ASSIGN_OR_RETURN_IMPL(GANTRY_CONCAT(_result_, __LINE__), lhs, expr)
 
 // Coroutine variants (inside asio::awaitable functions).
-#define CO_RETURN_IF_ERROR(expr)                \
-  do {                                          \
-    ::gantry::Status _st = (expr);              \
-    if (!_st.ok()) co_return _st;               \
+#define CO_RETURN_IF_ERROR(expr)   \
+  do {                             \
+    ::gantry::Status _st = (expr); \
+    if (!_st.ok()) co_return _st;  \
   } while (0)
 
 #define CO_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

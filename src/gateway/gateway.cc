@@ -7,7 +7,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(std::vector<ProviderHandle> pro
   std::unique_ptr<Gateway> g(new Gateway());
   g->logger_ = std::move(logger);
   for (auto& p : providers) {
-    if (g->providers_.count(p.name)) return InvalidArgument("provider '" + p.name + "' is defined twice");
+    if (g->providers_.count(p.name))
+      return InvalidArgument("provider '" + p.name + "' is defined twice");
     std::string name = p.name;
     g->providers_.emplace(std::move(name), std::move(p));
   }
@@ -18,7 +19,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(std::vector<ProviderHandle> pro
       return InvalidArgument("model '" + r.name + "' names unknown provider '" + r.provider + "'");
     }
     if (r.kind == ModelKind::kChat && !it->second.chat) {
-      return InvalidArgument("model '" + r.name + "': provider '" + r.provider + "' cannot serve chat");
+      return InvalidArgument("model '" + r.name + "': provider '" + r.provider +
+                             "' cannot serve chat");
     }
     if (r.kind == ModelKind::kEmbedding && !it->second.embedding) {
       return InvalidArgument("model '" + r.name + "': provider '" + r.provider +
@@ -43,9 +45,10 @@ Result<const ModelRoute*> Gateway::Resolve(const std::string& model, ModelKind k
     return NotFound("The model '" + model + "' does not exist or you do not have access to it.");
   }
   if (it->second.kind != kind) {
-    return InvalidArgument("model '" + model + "' is " +
-                           (it->second.kind == ModelKind::kChat ? "a chat model" : "an embedding model") +
-                           " and cannot serve this endpoint");
+    return InvalidArgument(
+        "model '" + model + "' is " +
+        (it->second.kind == ModelKind::kChat ? "a chat model" : "an embedding model") +
+        " and cannot serve this endpoint");
   }
   return &it->second;
 }
@@ -67,8 +70,8 @@ Awaitable<Result<providers::ChatStreamPtr>> Gateway::Stream(const RequestContext
   co_return co_await providers_.at(route->provider).chat->Stream(ctx, request);
 }
 
-Awaitable<Result<providers::EmbeddingResponse>> Gateway::Embed(const RequestContext& ctx,
-                                                               providers::EmbeddingRequest request) {
+Awaitable<Result<providers::EmbeddingResponse>> Gateway::Embed(
+    const RequestContext& ctx, providers::EmbeddingRequest request) {
   CO_ASSIGN_OR_RETURN(const ModelRoute* route, Resolve(request.model, ModelKind::kEmbedding));
   const std::string alias = request.model;
   request.model = route->upstream_model;

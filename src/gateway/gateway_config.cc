@@ -12,9 +12,9 @@ Result<std::vector<ProviderHandle>> BuildProviders(const ConfigNode& root) {
     ASSIGN_OR_RETURN(std::string name, p.String("name"));
     ASSIGN_OR_RETURN(std::string type, p.String("type", "openai"));
     if (type == "openai") {
-      RETURN_IF_ERROR(p.CheckKeys({"name", "type", "base_url", "api_key", "timeout_ms",
-                                   "connect_timeout_ms", "max_idle_connections", "ca_file",
-                                   "verify_tls", "headers"}));
+      RETURN_IF_ERROR(
+          p.CheckKeys({"name", "type", "base_url", "api_key", "timeout_ms", "connect_timeout_ms",
+                       "max_idle_connections", "ca_file", "verify_tls", "headers"}));
       providers::OpenAIProviderOptions o;
       o.name = name;
       ASSIGN_OR_RETURN(o.base_url, p.String("base_url"));

@@ -17,12 +17,12 @@ namespace gantry::providers {
 using Json = nlohmann::json;
 
 struct ChatMessage {
-  std::string role;                 // system, developer, user, assistant, tool
-  Json content;                     // string, array of content parts, or null
+  std::string role;  // system, developer, user, assistant, tool
+  Json content;      // string, array of content parts, or null
   std::optional<std::string> name;
-  Json tool_calls;                  // null or array (assistant)
+  Json tool_calls;                          // null or array (assistant)
   std::optional<std::string> tool_call_id;  // tool
-  Json extra = Json::object();      // other fields (refusal, audio, ...)
+  Json extra = Json::object();              // other fields (refusal, audio, ...)
 
   // The concatenated text of `content` (string, or the text parts).
   std::string Text() const;
@@ -32,7 +32,7 @@ struct ChatRequest {
   std::string model;
   std::vector<ChatMessage> messages;
   bool stream = false;
-  bool include_usage = false;       // stream_options.include_usage
+  bool include_usage = false;  // stream_options.include_usage
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<double> presence_penalty;
@@ -43,25 +43,25 @@ struct ChatRequest {
   std::vector<std::string> stop;
   bool logprobs = false;
   std::optional<int64_t> top_logprobs;
-  Json response_format;             // null when absent
-  Json tools;                       // null when absent
-  Json tool_choice;                 // null when absent
+  Json response_format;  // null when absent
+  Json tools;            // null when absent
+  Json tool_choice;      // null when absent
   std::optional<std::string> user;
-  Json extra = Json::object();      // everything else, passed through
+  Json extra = Json::object();  // everything else, passed through
 };
 
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t total_tokens = 0;
-  Json extra = Json::object();      // prompt_tokens_details etc.
+  Json extra = Json::object();  // prompt_tokens_details etc.
 };
 
 struct ChatChoice {
   int64_t index = 0;
   ChatMessage message;
-  std::string finish_reason;        // stop, length, tool_calls, content_filter
-  Json logprobs;                    // null when absent
+  std::string finish_reason;  // stop, length, tool_calls, content_filter
+  Json logprobs;              // null when absent
 };
 
 struct ChatResponse {
@@ -76,8 +76,8 @@ struct ChatResponse {
 struct ChatDelta {
   std::optional<std::string> role;
   std::optional<std::string> content;
-  Json tool_calls;                  // null or array of partial tool calls
-  Json extra = Json::object();      // refusal etc.
+  Json tool_calls;              // null or array of partial tool calls
+  Json extra = Json::object();  // refusal etc.
 };
 
 struct ChunkChoice {
@@ -98,7 +98,7 @@ struct ChatChunk {
 
 struct EmbeddingRequest {
   std::string model;
-  Json input;                       // string, [string], [int] or [[int]] as sent
+  Json input;  // string, [string], [int] or [[int]] as sent
   std::optional<int64_t> dimensions;
   std::string encoding_format = "float";  // float | base64 (how the client wants it)
   std::optional<std::string> user;

@@ -50,7 +50,8 @@ std::optional<std::string> FindHeader(const HttpHeaders& h, std::string_view nam
 template <class Fields>
 HttpHeaders CopyHeaders(const Fields& fields) {
   HttpHeaders out;
-  for (const auto& f : fields) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : fields)
+    out.emplace_back(std::string(f.name_string()), std::string(f.value()));
   return out;
 }
 
@@ -223,7 +224,8 @@ http::request<http::string_body> BuildRequest(const HttpRequest& r) {
 
 class BodyStreamImpl;
 
-class HttpClientImpl final : public HttpClient, public std::enable_shared_from_this<HttpClientImpl> {
+class HttpClientImpl final : public HttpClient,
+                             public std::enable_shared_from_this<HttpClientImpl> {
  public:
   HttpClientImpl(const HttpClientOptions& o, std::unique_ptr<ssl::context> tls)
       : options_(o), tls_ctx_(std::move(tls)), pool_(o.max_idle_per_host, o.idle_ttl) {}
@@ -234,15 +236,17 @@ class HttpClientImpl final : public HttpClient, public std::enable_shared_from_t
       auto conn_r = co_await Acquire(ex, request);
       if (!conn_r.ok()) co_return conn_r.status();
       ConnPtr conn = std::move(*conn_r);
-      Watchdog dog(ex, [conn] { conn->Close(); }, request.cancel);
+      Watchdog dog(
+          ex, [conn] { conn->Close(); }, request.cancel);
       dog.Arm(request.deadline);
       auto req = BuildRequest(request);
-      auto [wec, wn] = co_await conn->WithStream(
-          [&](auto& s) { return http::async_write(s, req, kTuple); });
+      auto [wec, wn] =
+          co_await conn->WithStream([&](auto& s) { return http::async_write(s, req, kTuple); });
       (void)wn;
       if (wec) {
         if (conn->reused && attempt == 0 && !dog.fired() && !dog.cancelled()) continue;
-        co_return IoError(dog, request.cancel, "sending request to " + request.url.HostHeader(), wec);
+        co_return IoError(dog, request.cancel, "sending request to " + request.url.HostHeader(),
+                          wec);
       }
       http::response_parser<http::string_body> parser;
       parser.header_limit(64 * 1024);
@@ -262,7 +266,8 @@ class HttpClientImpl final : public HttpClient, public std::enable_shared_from_t
           co_return UpstreamError("response from " + request.url.HostHeader() + " exceeds " +
                                   std::to_string(options_.max_response_bytes) + " bytes");
         }
-        co_return IoError(dog, request.cancel, "reading response from " + request.url.HostHeader(), rec);
+        co_return IoError(dog, request.cancel, "reading response from " + request.url.HostHeader(),
+                          rec);
       }
       dog.Disarm();
       dog.SetAction(nullptr);  // the connection may go back to the pool
@@ -291,15 +296,15 @@ class HttpClientImpl final : public HttpClient, public std::enable_shared_from_t
     if (ConnPtr c = pool_.Take(key)) co_return c;
     if (r.url.tls() && !tls_ctx_) co_return InternalError("TLS is not initialised");
     auto conn = std::make_shared<Connection>(ex, r.url.tls() ? tls_ctx_.get() : nullptr, key);
-    const Deadline deadline =
-        r.deadline.MinAfter(SystemClock::Get(), options_.connect_timeout);
+    const Deadline deadline = r.deadline.MinAfter(SystemClock::Get(), options_.connect_timeout);
     const std::string where = r.url.HostHeader();
 
     tcp::resolver resolver(ex);
-    Watchdog dog(ex, [&resolver] { resolver.cancel(); }, r.cancel);
+    Watchdog dog(
+        ex, [&resolver] { resolver.cancel(); }, r.cancel);
     dog.Arm(deadline);
-    auto [rec, endpoints] = co_await resolver.async_resolve(
-        r.url.host, std::to_string(r.url.port), kTuple);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(r.url.host, std::to_string(r.url.port), kTuple);
     if (rec) co_return IoError(dog, r.cancel, "resolving " + where, rec);
 
     dog.SetAction([conn] { conn->Close(); });
@@ -342,7 +347,8 @@ class BodyStreamImpl final : public HttpBodyStream {
         conn_(std::move(conn)),
         parser_(std::move(parser)),
         cancel_(std::move(cancel)),
-        dog_(ex, [c = conn_] { c->Close(); }, cancel_) {
+        dog_(
+            ex, [c = conn_] { c->Close(); }, cancel_) {
     status_ = static_cast<int>(parser_->get().result_int());
     headers_ = CopyHeaders(parser_->get().base());
   }
@@ -409,11 +415,12 @@ asio::awaitable<Result<std::unique_ptr<HttpBodyStream>>> HttpClientImpl::Open(Ht
     auto conn_r = co_await Acquire(ex, request);
     if (!conn_r.ok()) co_return conn_r.status();
     ConnPtr conn = std::move(*conn_r);
-    Watchdog dog(ex, [conn] { conn->Close(); }, request.cancel);
+    Watchdog dog(
+        ex, [conn] { conn->Close(); }, request.cancel);
     dog.Arm(request.deadline);
     auto req = BuildRequest(request);
-    auto [wec, wn] = co_await conn->WithStream(
-        [&](auto& s) { return http::async_write(s, req, kTuple); });
+    auto [wec, wn] =
+        co_await conn->WithStream([&](auto& s) { return http::async_write(s, req, kTuple); });
     (void)wn;
     if (wec) {
       if (conn->reused && attempt == 0 && !dog.fired() && !dog.cancelled()) continue;
@@ -432,7 +439,8 @@ asio::awaitable<Result<std::unique_ptr<HttpBodyStream>>> HttpClientImpl::Open(Ht
         continue;
       }
       conn->Close();
-      co_return IoError(dog, request.cancel, "reading response from " + request.url.HostHeader(), rec);
+      co_return IoError(dog, request.cancel, "reading response from " + request.url.HostHeader(),
+                        rec);
     }
     dog.Disarm();
     co_return std::unique_ptr<HttpBodyStream>(std::make_unique<BodyStreamImpl>(
@@ -454,7 +462,8 @@ Result<HttpUrl> HttpUrl::Parse(std::string_view url) {
   HttpUrl u;
   const auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
-    return InvalidArgument("URL '" + std::string(url) + "' has no scheme (expected http:// or https://)");
+    return InvalidArgument("URL '" + std::string(url) +
+                           "' has no scheme (expected http:// or https://)");
   }
   u.scheme = std::string(url.substr(0, scheme_end));
   for (auto& c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -472,10 +481,12 @@ Result<HttpUrl> HttpUrl::Parse(std::string_view url) {
   std::string_view port_str;
   if (!authority.empty() && authority[0] == '[') {
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) return InvalidArgument("URL has an unterminated IPv6 host");
+    if (close == std::string_view::npos)
+      return InvalidArgument("URL has an unterminated IPv6 host");
     u.host = std::string(authority.substr(1, close - 1));
     if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return InvalidArgument("URL has garbage after the IPv6 host");
+      if (authority[close + 1] != ':')
+        return InvalidArgument("URL has garbage after the IPv6 host");
       port_str = authority.substr(close + 2);
     }
   } else {

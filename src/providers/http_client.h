@@ -32,7 +32,7 @@ struct HttpUrl {
   std::string scheme;  // http | https
   std::string host;
   uint16_t port = 0;
-  std::string path;    // path (and query), no trailing '/', "" for the root
+  std::string path;  // path (and query), no trailing '/', "" for the root
 
   bool tls() const { return scheme == "https"; }
   // Accepts http(s)://host[:port][/path]; IPv6 hosts in brackets.
@@ -43,8 +43,8 @@ struct HttpUrl {
 struct HttpClientOptions {
   Millis connect_timeout{10'000};
   size_t max_idle_per_host = 64;
-  Millis idle_ttl{30'000};            // drop pooled connections idle longer than this
-  std::string ca_file;                // extra trusted CA bundle (PEM); "" = system store only
+  Millis idle_ttl{30'000};  // drop pooled connections idle longer than this
+  std::string ca_file;      // extra trusted CA bundle (PEM); "" = system store only
   bool verify_tls = true;
   size_t max_response_bytes = 64u << 20;  // non-streaming bodies
 };
@@ -53,10 +53,10 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
   std::string method = "POST";
-  HttpUrl url;                        // full target: host, port and path
+  HttpUrl url;  // full target: host, port and path
   HttpHeaders headers;
   std::string body;
-  Deadline deadline;                  // Send: whole exchange; Open: until headers
+  Deadline deadline;                     // Send: whole exchange; Open: until headers
   std::shared_ptr<CancelSource> cancel;  // may be null
 };
 

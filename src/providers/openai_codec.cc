@@ -95,7 +95,8 @@ Result<ChatMessage> ParseMessage(const Json& m, const std::string& where) {
       if (!it->is_string()) return Bad(where + ".name", "expected a string");
       msg.name = it->get<std::string>();
     } else if (k == "tool_calls") {
-      if (!(it->is_array() || it->is_null())) return Bad(where + ".tool_calls", "expected an array");
+      if (!(it->is_array() || it->is_null()))
+        return Bad(where + ".tool_calls", "expected an array");
       msg.tool_calls = *it;
     } else if (k == "tool_call_id") {
       if (!it->is_string()) return Bad(where + ".tool_call_id", "expected a string");
@@ -161,10 +162,25 @@ size_t EmbeddingRequest::InputCount() const {
 Result<ChatRequest> ParseChatRequest(const Json& body) {
   if (!body.is_object()) return InvalidArgument("request body must be a JSON object");
   ChatRequest r;
-  static const char* kKnown[] = {"model", "messages", "stream", "stream_options", "temperature",
-                                 "top_p", "presence_penalty", "frequency_penalty", "max_tokens",
-                                 "max_completion_tokens", "n", "seed", "stop", "logprobs",
-                                 "top_logprobs", "response_format", "tools", "tool_choice", "user"};
+  static const char* kKnown[] = {"model",
+                                 "messages",
+                                 "stream",
+                                 "stream_options",
+                                 "temperature",
+                                 "top_p",
+                                 "presence_penalty",
+                                 "frequency_penalty",
+                                 "max_tokens",
+                                 "max_completion_tokens",
+                                 "n",
+                                 "seed",
+                                 "stop",
+                                 "logprobs",
+                                 "top_logprobs",
+                                 "response_format",
+                                 "tools",
+                                 "tool_choice",
+                                 "user"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
@@ -186,8 +202,7 @@ Result<ChatRequest> ParseChatRequest(const Json& body) {
   RETURN_IF_ERROR(OptBool(body, "stream", &r.stream));
   if (auto so = body.find("stream_options"); so != body.end() && !so->is_null()) {
     if (!so->is_object()) return Bad("stream_options", "expected an object");
-    RETURN_IF_ERROR(OptBool(*so, "include_usage", &r.include_usage)
-                        .WithContext("stream_options"));
+    RETURN_IF_ERROR(OptBool(*so, "include_usage", &r.include_usage).WithContext("stream_options"));
     if (!r.stream) return Bad("stream_options", "only allowed when stream is true");
   }
   RETURN_IF_ERROR(OptNumber(body, "temperature", 0, 2, &r.temperature));
@@ -221,7 +236,8 @@ Result<ChatRequest> ParseChatRequest(const Json& body) {
     }
     const std::string t = (*rf)["type"].get<std::string>();
     if (t != "text" && t != "json_object" && t != "json_schema") {
-      return Bad("response_format.type", "'" + t + "' is not one of text, json_object, json_schema");
+      return Bad("response_format.type",
+                 "'" + t + "' is not one of text, json_object, json_schema");
     }
     r.response_format = *rf;
   }
@@ -239,7 +255,8 @@ Result<ChatRequest> ParseChatRequest(const Json& body) {
     r.tools = *tools;
   }
   if (auto tc = body.find("tool_choice"); tc != body.end() && !tc->is_null()) {
-    if (!tc->is_string() && !tc->is_object()) return Bad("tool_choice", "expected a string or an object");
+    if (!tc->is_string() && !tc->is_object())
+      return Bad("tool_choice", "expected a string or an object");
     r.tool_choice = *tc;
   }
   RETURN_IF_ERROR(OptString(body, "user", &r.user));
@@ -345,8 +362,10 @@ Json ChatResponseToJson(const ChatResponse& r) {
                        {"logprobs", c.logprobs},
                        {"finish_reason", c.finish_reason}});
   }
-  Json j = {{"id", r.id},           {"object", "chat.completion"},
-            {"created", r.created}, {"model", r.model},
+  Json j = {{"id", r.id},
+            {"object", "chat.completion"},
+            {"created", r.created},
+            {"model", r.model},
             {"choices", std::move(choices)}};
   if (r.usage) j["usage"] = UsageToJson(*r.usage);
   if (!r.system_fingerprint.empty()) j["system_fingerprint"] = r.system_fingerprint;
@@ -372,8 +391,10 @@ Result<ChatChunk> ParseChatChunk(const Json& body) {
           if (it.key() == "role" && it->is_string()) {
             cc.delta.role = it->get<std::string>();
           } else if (it.key() == "content") {
-            if (it->is_string()) cc.delta.content = it->get<std::string>();
-            else if (!it->is_null()) return InvalidArgument("stream chunk delta.content is not a string");
+            if (it->is_string())
+              cc.delta.content = it->get<std::string>();
+            else if (!it->is_null())
+              return InvalidArgument("stream chunk delta.content is not a string");
           } else if (it.key() == "tool_calls") {
             cc.delta.tool_calls = *it;
           } else {
@@ -407,8 +428,10 @@ Json ChatChunkToJson(const ChatChunk& c, bool usage_field) {
     jc["finish_reason"] = ch.finish_reason ? Json(*ch.finish_reason) : Json(nullptr);
     choices.push_back(std::move(jc));
   }
-  Json j = {{"id", c.id},           {"object", "chat.completion.chunk"},
-            {"created", c.created}, {"model", c.model},
+  Json j = {{"id", c.id},
+            {"object", "chat.completion.chunk"},
+            {"created", c.created},
+            {"model", c.model},
             {"choices", std::move(choices)}};
   if (!c.system_fingerprint.empty()) j["system_fingerprint"] = c.system_fingerprint;
   if (usage_field) j["usage"] = c.usage ? UsageToJson(*c.usage) : Json(nullptr);
@@ -420,7 +443,8 @@ Result<EmbeddingRequest> ParseEmbeddingRequest(const Json& body) {
   EmbeddingRequest r;
   for (auto it = body.begin(); it != body.end(); ++it) {
     const std::string& k = it.key();
-    if (k != "model" && k != "input" && k != "dimensions" && k != "encoding_format" && k != "user") {
+    if (k != "model" && k != "input" && k != "dimensions" && k != "encoding_format" &&
+        k != "user") {
       r.extra[k] = *it;
     }
   }
@@ -488,7 +512,8 @@ Json EmbeddingRequestToJson(const EmbeddingRequest& r, const std::string& model)
 Result<EmbeddingResponse> ParseEmbeddingResponse(const Json& body) {
   if (!body.is_object()) return InvalidArgument("response is not a JSON object");
   auto data = body.find("data");
-  if (data == body.end() || !data->is_array()) return InvalidArgument("response has no 'data' array");
+  if (data == body.end() || !data->is_array())
+    return InvalidArgument("response has no 'data' array");
   EmbeddingResponse r;
   r.model = StringOr(body, "model");
   r.data.resize(data->size());
@@ -513,7 +538,8 @@ Result<EmbeddingResponse> ParseEmbeddingResponse(const Json& body) {
       }
     } else if (e.is_string()) {
       auto bytes = Base64Decode(e.get<std::string>());
-      if (!bytes.ok() || bytes->size() % 4 != 0) return InvalidArgument("embedding is not valid base64 float32");
+      if (!bytes.ok() || bytes->size() % 4 != 0)
+        return InvalidArgument("embedding is not valid base64 float32");
       v.resize(bytes->size() / 4);
       std::memcpy(v.data(), bytes->data(), bytes->size());
     } else {
@@ -545,7 +571,8 @@ Json EmbeddingResponseToJson(const EmbeddingResponse& r, const std::string& enco
   return {{"object", "list"},
           {"data", std::move(data)},
           {"model", r.model},
-          {"usage", {{"prompt_tokens", r.usage.prompt_tokens}, {"total_tokens", r.usage.total_tokens}}}};
+          {"usage",
+           {{"prompt_tokens", r.usage.prompt_tokens}, {"total_tokens", r.usage.total_tokens}}}};
 }
 
 }  // namespace gantry::providers

@@ -47,15 +47,16 @@ class OpenAIChatStream final : public ChatStream {
         }
         Json j = Json::parse(ev.data, nullptr, false);
         if (j.is_discarded()) {
-          co_return UpstreamError(provider_ + ": upstream sent an invalid stream event: " +
-                                  Truncate(ev.data, 120));
+          co_return UpstreamError(
+              provider_ + ": upstream sent an invalid stream event: " + Truncate(ev.data, 120));
         }
         if (j.is_object() && j.contains("error")) {
           co_return MapUpstreamError(provider_, 502, ev.data, std::nullopt);
         }
         auto chunk = ParseChatChunk(j);
         if (!chunk.ok()) co_return chunk.status().WithContext(provider_ + ": upstream stream");
-        for (const auto& c : chunk->choices) saw_finish_ = saw_finish_ || c.finish_reason.has_value();
+        for (const auto& c : chunk->choices)
+          saw_finish_ = saw_finish_ || c.finish_reason.has_value();
         co_return std::optional<ChatChunk>(std::move(*chunk));
       }
       if (done_) co_return std::optional<ChatChunk>();
@@ -124,12 +125,14 @@ Status MapUpstreamError(const std::string& provider, int http_status, const std:
       s = ResourceExhausted(prefix + "upstream rate limit: " + detail);
       break;
     default:
-      s = UpstreamError(prefix + "upstream error (HTTP " + std::to_string(http_status) + "): " + detail);
+      s = UpstreamError(prefix + "upstream error (HTTP " + std::to_string(http_status) +
+                        "): " + detail);
   }
   s.set_upstream_http_status(http_status);
   if (retry_after) {
     int secs = 0;
-    auto [p, ec] = std::from_chars(retry_after->data(), retry_after->data() + retry_after->size(), secs);
+    auto [p, ec] =
+        std::from_chars(retry_after->data(), retry_after->data() + retry_after->size(), secs);
     if (ec == std::errc() && secs >= 0) s.set_retry_after_s(secs);
   }
   return s;
@@ -171,7 +174,8 @@ Awaitable<Result<ChatResponse>> OpenAIProvider::Complete(const RequestContext& c
       MakeRequest(ctx, "/chat/completions", ChatRequestToJson(req, req.model).dump()));
   if (!resp.ok()) co_return resp.status().WithContext(options_.name);
   if (resp->status < 200 || resp->status >= 300) {
-    co_return MapUpstreamError(options_.name, resp->status, resp->body, resp->Header("retry-after"));
+    co_return MapUpstreamError(options_.name, resp->status, resp->body,
+                               resp->Header("retry-after"));
   }
   CO_ASSIGN_OR_RETURN(Json j, ParseJsonBody(options_.name, resp->body));
   auto parsed = ParseChatResponse(j);
@@ -185,7 +189,8 @@ Awaitable<Result<ChatStreamPtr>> OpenAIProvider::Stream(const RequestContext& ct
                                                         const ChatRequest& request) {
   ChatRequest req = request;
   req.stream = true;
-  req.include_usage = true;  // gantry always accounts usage; the server decides what the client sees
+  req.include_usage =
+      true;  // gantry always accounts usage; the server decides what the client sees
   auto body = co_await http_->Open(
       MakeRequest(ctx, "/chat/completions", ChatRequestToJson(req, req.model).dump()));
   if (!body.ok()) co_return body.status().WithContext(options_.name);
@@ -198,7 +203,8 @@ Awaitable<Result<ChatStreamPtr>> OpenAIProvider::Stream(const RequestContext& ct
       if (!piece.ok() || !piece->has_value()) break;
       text += **piece;
     }
-    co_return MapUpstreamError(options_.name, stream->status(), text, stream->Header("retry-after"));
+    co_return MapUpstreamError(options_.name, stream->status(), text,
+                               stream->Header("retry-after"));
   }
   co_return ChatStreamPtr(std::make_unique<OpenAIChatStream>(
       options_.name, std::move(stream), ctx.deadline, options_.timeout, ctx.clock));
@@ -210,7 +216,8 @@ Awaitable<Result<EmbeddingResponse>> OpenAIProvider::Embed(const RequestContext&
       MakeRequest(ctx, "/embeddings", EmbeddingRequestToJson(request, request.model).dump()));
   if (!resp.ok()) co_return resp.status().WithContext(options_.name);
   if (resp->status < 200 || resp->status >= 300) {
-    co_return MapUpstreamError(options_.name, resp->status, resp->body, resp->Header("retry-after"));
+    co_return MapUpstreamError(options_.name, resp->status, resp->body,
+                               resp->Header("retry-after"));
   }
   CO_ASSIGN_OR_RETURN(Json j, ParseJsonBody(options_.name, resp->body));
   auto parsed = ParseEmbeddingResponse(j);

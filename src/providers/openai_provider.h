@@ -27,11 +27,11 @@
 namespace gantry::providers {
 
 struct OpenAIProviderOptions {
-  std::string name = "openai";         // used in error messages and logs
-  std::string base_url;                // e.g. https://api.openai.com/v1
-  Secret api_key;                      // sent as "Authorization: Bearer ..." when set
-  HttpHeaders extra_headers;           // e.g. OpenAI-Organization
-  Millis timeout{600'000};             // per attempt (see above)
+  std::string name = "openai";  // used in error messages and logs
+  std::string base_url;         // e.g. https://api.openai.com/v1
+  Secret api_key;               // sent as "Authorization: Bearer ..." when set
+  HttpHeaders extra_headers;    // e.g. OpenAI-Organization
+  Millis timeout{600'000};      // per attempt (see above)
   HttpClientOptions http;
 };
 
@@ -52,7 +52,8 @@ class OpenAIProvider final : public ChatModel, public EmbeddingModel {
  private:
   OpenAIProvider(OpenAIProviderOptions options, HttpUrl base, std::shared_ptr<HttpClient> http)
       : options_(std::move(options)), base_(std::move(base)), http_(std::move(http)) {}
-  HttpRequest MakeRequest(const RequestContext& ctx, const std::string& path, std::string body) const;
+  HttpRequest MakeRequest(const RequestContext& ctx, const std::string& path,
+                          std::string body) const;
 
   OpenAIProviderOptions options_;
   HttpUrl base_;

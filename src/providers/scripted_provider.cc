@@ -86,7 +86,8 @@ class ScriptedStream final : public ChatStream {
       co_return std::optional<ChatChunk>(std::move(c));
     }
     if (step_ <= n) {
-      const Millis d = step_ == 1 ? owner_->options().first_token_delay : owner_->options().token_delay;
+      const Millis d =
+          step_ == 1 ? owner_->options().first_token_delay : owner_->options().token_delay;
       if (d.count() > 0) {
         Status s = co_await SleepFor(ctx_, d);
         if (!s.ok()) co_return s;
@@ -138,7 +139,8 @@ Awaitable<Result<ChatResponse>> ScriptedProvider::Complete(const RequestContext&
     words.resize(static_cast<size_t>(*request.max_tokens));
     finish = "length";
   }
-  const Millis total = options_.first_token_delay + options_.token_delay * static_cast<int>(words.size());
+  const Millis total =
+      options_.first_token_delay + options_.token_delay * static_cast<int>(words.size());
   if (total.count() > 0) {
     Status s = co_await SleepFor(ctx, total);
     if (!s.ok()) {
@@ -178,8 +180,8 @@ Awaitable<Result<EmbeddingResponse>> ScriptedProvider::Embed(const RequestContex
   if (!options_.error.ok()) co_return options_.error;
   EmbeddingResponse r;
   r.model = request.model;
-  const size_t dims = request.dimensions ? static_cast<size_t>(*request.dimensions)
-                                         : options_.embedding_dimensions;
+  const size_t dims =
+      request.dimensions ? static_cast<size_t>(*request.dimensions) : options_.embedding_dimensions;
   std::vector<std::string> inputs;
   if (request.input.is_string()) {
     inputs.push_back(request.input.get<std::string>());
@@ -187,7 +189,8 @@ Awaitable<Result<EmbeddingResponse>> ScriptedProvider::Embed(const RequestContex
              request.input[0].is_number_integer()) {
     inputs.push_back(request.input.dump());
   } else {
-    for (const auto& e : request.input) inputs.push_back(e.is_string() ? e.get<std::string>() : e.dump());
+    for (const auto& e : request.input)
+      inputs.push_back(e.is_string() ? e.get<std::string>() : e.dump());
   }
   for (const auto& in : inputs) {
     uint64_t h = 1469598103934665603ull;

@@ -16,10 +16,10 @@
 namespace gantry::providers {
 
 struct ScriptedOptions {
-  std::string reply;                   // "" = echo the last user message
+  std::string reply;  // "" = echo the last user message
   Millis token_delay{0};
   Millis first_token_delay{0};
-  Status error;                        // returned by every call when not OK
+  Status error;  // returned by every call when not OK
   size_t embedding_dimensions = 8;
 };
 

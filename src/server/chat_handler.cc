@@ -104,8 +104,8 @@ Awaitable<Response> HandleChatCompletions(Services& s, Request& req) {
   if (!chat.stream) {
     auto r = co_await s.gateway->Complete(req.ctx, std::move(chat));
     if (!r.ok()) co_return ErrorResponse(r.status());
-    co_return Response::Json(
-        200, providers::ChatResponseToJson(*r).dump(-1, ' ', false, Json::error_handler_t::replace));
+    co_return Response::Json(200, providers::ChatResponseToJson(*r).dump(
+                                      -1, ' ', false, Json::error_handler_t::replace));
   }
   const bool include_usage = chat.include_usage;
   auto stream = co_await s.gateway->Stream(req.ctx, std::move(chat));
@@ -122,7 +122,8 @@ Awaitable<Response> HandleChatCompletions(Services& s, Request& req) {
   r.headers = {{"content-type", "text/event-stream; charset=utf-8"},
                {"cache-control", "no-cache"},
                {"x-accel-buffering", "no"}};
-  r.stream = std::make_unique<ChatSseGenerator>(std::move(*stream), std::move(**first), include_usage);
+  r.stream =
+      std::make_unique<ChatSseGenerator>(std::move(*stream), std::move(**first), include_usage);
   co_return r;
 }
 

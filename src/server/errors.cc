@@ -12,19 +12,31 @@ struct Kind {
 
 Kind KindFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kInvalidArgument: return {"invalid_request_error", nullptr};
-    case StatusCode::kNotFound: return {"invalid_request_error", "model_not_found"};
-    case StatusCode::kUnauthenticated: return {"invalid_request_error", "invalid_api_key"};
-    case StatusCode::kPermissionDenied: return {"permission_error", "permission_denied"};
-    case StatusCode::kResourceExhausted: return {"rate_limit_error", "rate_limit_exceeded"};
-    case StatusCode::kFailedPrecondition: return {"invalid_request_error", "failed_precondition"};
-    case StatusCode::kUnavailable: return {"server_error", "service_unavailable"};
-    case StatusCode::kUpstream: return {"upstream_error", "upstream_error"};
-    case StatusCode::kDeadlineExceeded: return {"timeout_error", "timeout"};
-    case StatusCode::kCancelled: return {"request_cancelled", "cancelled"};
-    case StatusCode::kUnimplemented: return {"invalid_request_error", "unsupported"};
+    case StatusCode::kInvalidArgument:
+      return {"invalid_request_error", nullptr};
+    case StatusCode::kNotFound:
+      return {"invalid_request_error", "model_not_found"};
+    case StatusCode::kUnauthenticated:
+      return {"invalid_request_error", "invalid_api_key"};
+    case StatusCode::kPermissionDenied:
+      return {"permission_error", "permission_denied"};
+    case StatusCode::kResourceExhausted:
+      return {"rate_limit_error", "rate_limit_exceeded"};
+    case StatusCode::kFailedPrecondition:
+      return {"invalid_request_error", "failed_precondition"};
+    case StatusCode::kUnavailable:
+      return {"server_error", "service_unavailable"};
+    case StatusCode::kUpstream:
+      return {"upstream_error", "upstream_error"};
+    case StatusCode::kDeadlineExceeded:
+      return {"timeout_error", "timeout"};
+    case StatusCode::kCancelled:
+      return {"request_cancelled", "cancelled"};
+    case StatusCode::kUnimplemented:
+      return {"invalid_request_error", "unsupported"};
     case StatusCode::kInternal:
-    case StatusCode::kOk: break;
+    case StatusCode::kOk:
+      break;
   }
   return {"server_error", "internal_error"};
 }
@@ -39,27 +51,40 @@ nlohmann::json ErrorJson(const std::string& message, const char* type, const cha
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kFailedPrecondition: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kResourceExhausted: return 429;
-    case StatusCode::kCancelled: return 499;
-    case StatusCode::kInternal: return 500;
-    case StatusCode::kUnimplemented: return 501;
-    case StatusCode::kUpstream: return 502;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kFailedPrecondition:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kCancelled:
+      return 499;
+    case StatusCode::kInternal:
+      return 500;
+    case StatusCode::kUnimplemented:
+      return 501;
+    case StatusCode::kUpstream:
+      return 502;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
   }
   return 500;
 }
 
 std::string ErrorBody(const Status& status) {
   const Kind k = KindFor(status.code());
-  return ErrorJson(status.message(), k.type, k.code).dump(-1, ' ', false,
-                                                         nlohmann::json::error_handler_t::replace);
+  return ErrorJson(status.message(), k.type, k.code)
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Response ErrorResponse(const Status& status) {

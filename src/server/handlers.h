@@ -15,7 +15,7 @@
 namespace gantry::server {
 
 struct Services {
-  gateway::Gateway* gateway = nullptr;   // not owned; outlives the server
+  gateway::Gateway* gateway = nullptr;  // not owned; outlives the server
   LoggerPtr logger;
   std::function<bool()> draining = [] { return false; };
 };

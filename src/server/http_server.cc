@@ -104,8 +104,8 @@ class RequestWatch : public std::enable_shared_from_this<RequestWatch> {
 struct SessionState {
   asio::any_io_executor ex;
   beast::tcp_stream* stream = nullptr;
-  bool idle = true;                          // on the strand only
-  std::shared_ptr<CancelSource> cancel;      // current request, on the strand only
+  bool idle = true;                      // on the strand only
+  std::shared_ptr<CancelSource> cancel;  // current request, on the strand only
 };
 
 std::string Lower(std::string_view s) {
@@ -117,7 +117,8 @@ std::string Lower(std::string_view s) {
 bool ValidRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return false;
   }
   return true;
 }
@@ -244,8 +245,8 @@ class HttpServerImpl final : public HttpServer {
     }
   }
 
-  Awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& resp, const std::string& request_id,
-                                bool keep_alive, bool head) {
+  Awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& resp,
+                                const std::string& request_id, bool keep_alive, bool head) {
     http::response<http::string_body> res;
     res.result(static_cast<unsigned>(resp.status));
     res.version(11);
@@ -261,8 +262,8 @@ class HttpServerImpl final : public HttpServer {
   }
 
   // Writes headers, then each generated piece as one HTTP chunk.
-  Awaitable<bool> WriteStream(beast::tcp_stream& stream, Response& resp, const std::string& request_id,
-                              bool keep_alive) {
+  Awaitable<bool> WriteStream(beast::tcp_stream& stream, Response& resp,
+                              const std::string& request_id, bool keep_alive) {
     http::response<http::empty_body> res;
     res.result(static_cast<unsigned>(resp.status));
     res.version(11);
@@ -279,7 +280,8 @@ class HttpServerImpl final : public HttpServer {
       std::optional<std::string> piece = co_await resp.stream->Next();
       if (!piece) break;
       if (piece->empty()) continue;
-      auto [wec, wn] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(*piece)), kTuple);
+      auto [wec, wn] =
+          co_await asio::async_write(stream, http::make_chunk(asio::buffer(*piece)), kTuple);
       (void)wn;
       if (wec) co_return false;
     }
@@ -291,7 +293,8 @@ class HttpServerImpl final : public HttpServer {
   Awaitable<Response> Dispatch(Request& req) {
     bool path_known = false;
     const Route* route = router_.Find(req.method, req.path, &path_known);
-    if (route == nullptr && req.method == "HEAD") route = router_.Find("GET", req.path, &path_known);
+    if (route == nullptr && req.method == "HEAD")
+      route = router_.Find("GET", req.path, &path_known);
     if (route == nullptr) {
       if (!path_known) {
         co_return HttpErrorResponse(404, "Unknown request URL: " + req.method + " " + req.path,
@@ -339,14 +342,14 @@ class HttpServerImpl final : public HttpServer {
       const std::string request_id_fallback = NewId("req_");
       if (hec) {
         if (hec == http::error::body_limit) {
-          Response r = HttpErrorResponse(413, "Request body exceeds " +
-                                                  std::to_string(options_.max_body_bytes) + " bytes",
-                                         "invalid_request_error", "request_too_large");
+          Response r = HttpErrorResponse(
+              413, "Request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes",
+              "invalid_request_error", "request_too_large");
           co_await WriteResponse(stream, r, request_id_fallback, false, false);
         } else if (hec == http::error::header_limit) {
-          Response r = HttpErrorResponse(431, "Request headers exceed " +
-                                                  std::to_string(options_.max_header_bytes) + " bytes",
-                                         "invalid_request_error", "headers_too_large");
+          Response r = HttpErrorResponse(
+              431, "Request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes",
+              "invalid_request_error", "headers_too_large");
           co_await WriteResponse(stream, r, request_id_fallback, false, false);
         } else if (hec.category() == http::make_error_code(http::error::bad_target).category() &&
                    hec != http::error::end_of_stream && hec != http::error::partial_message) {
@@ -358,9 +361,9 @@ class HttpServerImpl final : public HttpServer {
       }
       auto& head = parser.get();
       if (parser.content_length() && *parser.content_length() > options_.max_body_bytes) {
-        Response r = HttpErrorResponse(413, "Request body exceeds " +
-                                                std::to_string(options_.max_body_bytes) + " bytes",
-                                       "invalid_request_error", "request_too_large");
+        Response r = HttpErrorResponse(
+            413, "Request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes",
+            "invalid_request_error", "request_too_large");
         co_await WriteResponse(stream, r, request_id_fallback, false, false);
         break;
       }
@@ -376,9 +379,9 @@ class HttpServerImpl final : public HttpServer {
         (void)bn;
         if (bec) {
           if (bec == http::error::body_limit) {
-            Response r = HttpErrorResponse(413, "Request body exceeds " +
-                                                    std::to_string(options_.max_body_bytes) + " bytes",
-                                           "invalid_request_error", "request_too_large");
+            Response r = HttpErrorResponse(
+                413, "Request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes",
+                "invalid_request_error", "request_too_large");
             co_await WriteResponse(stream, r, request_id_fallback, false, false);
           } else if (bec.category() == http::make_error_code(http::error::bad_target).category() &&
                      bec != http::error::end_of_stream && bec != http::error::partial_message) {
@@ -399,7 +402,8 @@ class HttpServerImpl final : public HttpServer {
       const auto q = target.find('?');
       req.path = target.substr(0, q);
       if (q != std::string::npos) req.query = target.substr(q + 1);
-      for (const auto& f : msg) req.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
+      for (const auto& f : msg)
+        req.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
       req.body = std::move(msg.body());
       req.peer_loopback = loopback;
       auto rid = req.Header("x-request-id");
@@ -437,7 +441,8 @@ class HttpServerImpl final : public HttpServer {
       --active_;
       st->cancel.reset();
       const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
       const bool gone = watch->disconnected() || !ok;
       if (logger_->Enabled(LogLevel::kInfo)) {
         logger_->Info("request", {{"request_id", req.ctx.request_id},

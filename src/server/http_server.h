@@ -28,15 +28,15 @@ namespace gantry::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;                 // 0 = any free port (see port())
+  uint16_t port = 8080;  // 0 = any free port (see port())
   int io_threads = 2;
   size_t max_body_bytes = 8u << 20;
   size_t max_header_bytes = 16u << 10;
-  Millis idle_timeout{60'000};          // keep-alive connection with no request
-  Millis read_timeout{30'000};          // receiving one request's header and body
-  Millis request_timeout{600'000};      // handling one request, streaming included
-  Millis drain_timeout{30'000};         // graceful shutdown
-  int max_inflight = 4096;              // beyond this, 429
+  Millis idle_timeout{60'000};      // keep-alive connection with no request
+  Millis read_timeout{30'000};      // receiving one request's header and body
+  Millis request_timeout{600'000};  // handling one request, streaming included
+  Millis drain_timeout{30'000};     // graceful shutdown
+  int max_inflight = 4096;          // beyond this, 429
 };
 
 class HttpServer {

@@ -23,9 +23,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
   std::string method;
-  std::string path;       // without the query string
-  std::string query;      // after '?', undecoded
-  Headers headers;        // names lower-cased
+  std::string path;   // without the query string
+  std::string query;  // after '?', undecoded
+  Headers headers;    // names lower-cased
   std::string body;
   bool peer_loopback = false;
   RequestContext ctx;
@@ -48,9 +48,9 @@ class BodyGenerator {
 
 struct Response {
   int status = 200;
-  Headers headers;                          // content-type etc.
+  Headers headers;  // content-type etc.
   std::string body;
-  std::unique_ptr<BodyGenerator> stream;    // when set, body is ignored
+  std::unique_ptr<BodyGenerator> stream;  // when set, body is ignored
 
   static Response Json(int status, std::string body) {
     Response r;

@@ -13,7 +13,8 @@ nlohmann::json ModelJson(const providers::ModelInfo& m) {
 Awaitable<Response> HandleListModels(Services& s, Request&) {
   nlohmann::json data = nlohmann::json::array();
   for (const auto& m : s.gateway->ListModels()) data.push_back(ModelJson(m));
-  co_return Response::Json(200, nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump());
+  co_return Response::Json(200,
+                           nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump());
 }
 
 Awaitable<Response> HandleGetModel(Services& s, Request& req) {

@@ -46,7 +46,8 @@ class Router {
   const std::map<std::string, Route>* MethodsFor(const std::string& path) const {
     if (auto p = routes_.find(path); p != routes_.end()) return &p->second;
     for (const auto& [prefix, methods] : prefixes_) {
-      if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0) return &methods;
+      if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0)
+        return &methods;
     }
     return nullptr;
   }

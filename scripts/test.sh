@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Command 2 of the README: install what is needed, build, and run every test.
+#   1. release build with warnings as errors; unit, integration and SDK client tests
+#   2. -fsanitize=address,undefined build; unit tests again under the sanitizers
+#   3. clang-format check of every C++ file
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+start=$(date +%s)
+bash scripts/setup.sh --dev
+
+echo "== release build (-Werror)"
+GANTRY_WERROR=ON bash scripts/build.sh release
+echo "== unit, integration and client tests"
+ctest --test-dir build --output-on-failure -j 2 --timeout 900
+
+echo "== sanitizer build (address, undefined)"
+GANTRY_WERROR=ON bash scripts/build.sh asan
+echo "== unit tests under ASan/UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L unit --output-on-failure -j 2 --timeout 900
+
+echo "== clang-format"
+files=$(git ls-files '*.h' '*.cc')
+if ! clang-format --dry-run --Werror $files; then
+  echo "clang-format: run 'clang-format -i \$(git ls-files \"*.h\" \"*.cc\")'" >&2
+  exit 1
+fi
+echo "== all tests passed in $(( $(date +%s) - start )) s"
