@@ -362,3 +362,34 @@ def test_one_log_line_per_request(gantry):
     lines = [l for l in gantry.log_lines() if l.get("request_id") == "log-check-1"]
     assert len(lines) == 1
     assert lines[0]["status"] == 200 and lines[0]["path"] == "/v1/models" and "latency_ms" in lines[0]
+
+
+def make_cert(tmp_path):
+    import subprocess
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return key, cert
+
+
+def test_tls_upstream_verified_with_ca_file(tmp_path):
+    from procs import MockUpstream
+    key, cert = make_cert(tmp_path)
+    m = MockUpstream("--tls-cert", str(cert), "--tls-key", str(key))
+    https = f"https://localhost:{m.port}"
+    trusted = Gantry(mock_config(https, provider_extra=f"    ca_file: {cert}"))
+    untrusted = Gantry(mock_config(https))
+    try:
+        r = httpx.post(f"{trusted.url}/v1/chat/completions", headers=AUTH, json=dict(CHAT, stream=True))
+        assert r.status_code == 200 and sse_events(r.text)[-1] == "[DONE]"
+        r = httpx.post(f"{trusted.url}/v1/embeddings", headers=AUTH, json={"model": "mock-embed", "input": "x"})
+        assert r.status_code == 200
+        # an unknown CA is refused: the certificate is verified
+        r = httpx.post(f"{untrusted.url}/v1/chat/completions", headers=AUTH, json=CHAT)
+        assert r.status_code == 502
+        assert "certificate verify failed" in r.json()["error"]["message"]
+    finally:
+        trusted.stop()
+        untrusted.stop()
+        m.stop()
