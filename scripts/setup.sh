@@ -16,7 +16,7 @@ apt_packages=(
   libfmt-dev libcli11-dev python3 python3-venv
 )
 if ((dev)); then
-  apt_packages+=(libgtest-dev libgmock-dev clang-format wrk curl nodejs npm)
+  apt_packages+=(libgtest-dev libgmock-dev clang-format wrk curl openssl nodejs npm)
 fi
 
 missing=()
