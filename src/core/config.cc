@@ -198,7 +198,17 @@ Status ConfigNode::Error(std::string_view key, std::string_view problem) const {
   msg += ": ";
   msg += p.empty() ? "<root>" : p;
   msg += ": ";
-  msg += problem;
+  // Defence in depth: a value substituted from the environment may be a secret, so it never
+  // appears in an error even if a validator quoted it.
+  std::string text(problem);
+  for (const auto& secret : doc_->SecretValues()) {
+    if (secret.size() < 4) continue;
+    for (size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
+      text.replace(pos, secret.size(), "[from environment]");
+      pos += 18;
+    }
+  }
+  msg += text;
   return InvalidArgument(std::move(msg));
 }
 

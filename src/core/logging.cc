@@ -83,11 +83,20 @@ std::shared_ptr<Logger> Logger::Null() {
 
 void Logger::AddSecret(std::string secret) {
   if (secret.size() < 4) return;  // too short to scrub without mangling ordinary text
+  // Lines are scrubbed after JSON serialisation, so a secret containing characters JSON
+  // escapes (quotes, backslashes, control characters) is also matched in its escaped form.
+  std::string escaped =
+      nlohmann::json(secret).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  escaped = escaped.substr(1, escaped.size() - 2);
   std::lock_guard lock(mu_);
-  for (const auto& s : secrets_) {
-    if (s == secret) return;
-  }
-  secrets_.push_back(std::move(secret));
+  auto add = [&](std::string s) {
+    for (const auto& have : secrets_) {
+      if (have == s) return;
+    }
+    secrets_.push_back(std::move(s));
+  };
+  if (escaped != secret) add(std::move(escaped));
+  add(std::move(secret));
 }
 
 std::string Logger::Scrub(std::string line) const {

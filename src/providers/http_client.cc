@@ -462,13 +462,13 @@ Result<HttpUrl> HttpUrl::Parse(std::string_view url) {
   HttpUrl u;
   const auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
-    return InvalidArgument("URL '" + std::string(url) +
-                           "' has no scheme (expected http:// or https://)");
+    // Never echo the URL: it may carry a token in its query string.
+    return InvalidArgument("URL has no scheme (expected http:// or https://)");
   }
   u.scheme = std::string(url.substr(0, scheme_end));
   for (auto& c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (u.scheme != "http" && u.scheme != "https") {
-    return InvalidArgument("URL scheme '" + u.scheme + "' is not http or https");
+    return InvalidArgument("URL scheme is not http or https");
   }
   std::string_view rest = url.substr(scheme_end + 3);
   const auto slash = rest.find('/');
@@ -494,14 +494,14 @@ Result<HttpUrl> HttpUrl::Parse(std::string_view url) {
     u.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port_str = authority.substr(colon + 1);
   }
-  if (u.host.empty()) return InvalidArgument("URL '" + std::string(url) + "' has no host");
+  if (u.host.empty()) return InvalidArgument("URL has no host");
   if (port_str.empty()) {
     u.port = u.tls() ? 443 : 80;
   } else {
     unsigned p = 0;
     auto [ptr, ec] = std::from_chars(port_str.data(), port_str.data() + port_str.size(), p);
     if (ec != std::errc() || ptr != port_str.data() + port_str.size() || p == 0 || p > 65535) {
-      return InvalidArgument("URL port '" + std::string(port_str) + "' is not a number in 1-65535");
+      return InvalidArgument("URL port is not a number in 1-65535");
     }
     u.port = static_cast<uint16_t>(p);
   }
