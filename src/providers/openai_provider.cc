@@ -43,6 +43,7 @@ class OpenAIChatStream final : public ChatStream {
         pending_.pop_front();
         if (ev.data == "[DONE]") {
           done_ = true;
+          co_await DrainForReuse();
           co_return std::optional<ChatChunk>();
         }
         Json j = Json::parse(ev.data, nullptr, false);
@@ -77,6 +78,20 @@ class OpenAIChatStream final : public ChatStream {
   }
 
  private:
+  // After [DONE] the upstream still has to send the end of the chunked body. Reading it lets
+  // the connection go back to the pool; otherwise every stream costs a new TCP (and TLS)
+  // handshake. Bounded in time and bytes: an upstream that keeps talking is simply closed.
+  Awaitable<void> DrainForReuse() {
+    constexpr size_t kMaxDrainBytes = 64 * 1024;
+    const Deadline drain = deadline_.MinAfter(*clock_, Millis(1000));
+    size_t drained = 0;
+    while (drained <= kMaxDrainBytes) {
+      auto piece = co_await body_->Read(drain);
+      if (!piece.ok() || !piece->has_value()) break;
+      drained += (*piece)->size();
+    }
+  }
+
   std::string provider_;
   std::unique_ptr<HttpBodyStream> body_;
   Deadline deadline_;

@@ -238,8 +238,14 @@ class HttpServerImpl final : public HttpServer {
       if (ec) {
         if (draining_.load() || ec == asio::error::operation_aborted) co_return;
         logger_->Warn("accept failed", {{"error", ec.message()}});
+        // E.g. EMFILE: back off instead of spinning on a listener that stays readable.
+        asio::steady_timer backoff(ioc_, std::chrono::milliseconds(50));
+        co_await backoff.async_wait(kTuple);
         continue;
       }
+      // SSE writes are small and latency-bound: do not let Nagle hold tokens back.
+      boost::system::error_code ignored;
+      sock.set_option(asio::ip::tcp::no_delay(true), ignored);
       auto ex = sock.get_executor();
       asio::co_spawn(ex, Session(std::move(sock)), asio::detached);
     }

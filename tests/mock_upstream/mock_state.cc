@@ -41,6 +41,7 @@ void MockState::Reset() {
   stats_.streams_started = 0;
   stats_.streams_completed = 0;
   stats_.aborted = 0;
+  stats_.connections = 0;
 }
 
 int MockState::ConsumeError() {
@@ -65,6 +66,7 @@ nlohmann::ordered_json MockState::StatsJson() const {
   out["streams_started"] = stats_.streams_started.load();
   out["streams_completed"] = stats_.streams_completed.load();
   out["aborted"] = stats_.aborted.load();
+  out["connections"] = stats_.connections.load();
   out["active"] = stats_.active.load();
   std::optional<RecordedRequest> last;
   {

@@ -33,7 +33,8 @@ struct Stats {
   std::atomic<int64_t> streams_started{0};
   std::atomic<int64_t> streams_completed{0};
   std::atomic<int64_t> aborted{0};
-  std::atomic<int64_t> active{0};  // Not zeroed by Reset().
+  std::atomic<int64_t> connections{0};  // TCP connections accepted (pooling shows here)
+  std::atomic<int64_t> active{0};       // Not zeroed by Reset().
 };
 
 class MockState {

@@ -79,6 +79,7 @@ asio::awaitable<void> AcceptLoop(asio::io_context& ioc, tcp::acceptor& acceptor,
       co_await backoff.async_wait(kAsTuple);
       continue;
     }
+    ++ctx.state.stats().connections;
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     const auto executor = socket.get_executor();
