@@ -132,6 +132,9 @@ int RunServe(const ServeFlags& flags) {
              {"config", flags.config_file.empty() ? "<embedded defaults>" : flags.config_file},
              {"models", (*gw)->ListModels().size()}});
   srv->Run(/*handle_signals=*/true);
+  // Providers keep pooled upstream sockets bound to the server's io_context: close them while
+  // that context still exists (srv, declared after gw, would be destroyed first).
+  gw->reset();
   return 0;
 }
 

@@ -81,7 +81,7 @@ def test_sigterm_drains_in_flight_requests(mock):
         t.join(10)
         assert result["status"] == 200
         assert result["text"].rstrip().endswith("data: [DONE]")
-        assert g.proc.wait(10) == 0
+        assert g.proc.wait(10) == 0, g.read_log()
     finally:
         g.stop()
         mock.reset()

@@ -60,14 +60,19 @@ models:
 `);
   const port = await freePort();
   gantry = spawn(gantryBin, ["serve", "--port", String(port), "--data", join(dir, "data"),
-    "--config", join(dir, "gantry.yaml"), "--log-level", "warn"], { stdio: "ignore" });
+    "--config", join(dir, "gantry.yaml"), "--log-level", "warn"], { stdio: ["ignore", "ignore", "inherit"] });
   await waitHttp(`http://127.0.0.1:${port}/healthz`);
   client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "sk-dev", maxRetries: 0 });
 });
 
-after(() => {
-  gantry?.kill("SIGTERM");
+after(async () => {
+  // gantry must exit cleanly on SIGTERM (under the sanitizer build: with no reports).
+  const exited = new Promise((resolve) => gantry.once("exit", (code, signal) => resolve({ code, signal })));
+  gantry.kill("SIGTERM");
+  const { code, signal } = await exited;
   mock?.kill("SIGTERM");
+  assert.equal(signal, null);
+  assert.equal(code, 0);
 });
 
 const messages = [{ role: "user", content: "hello from node" }];

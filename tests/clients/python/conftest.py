@@ -18,7 +18,8 @@ def mock():
 def gantry(mock):
     g = Gantry(mock_config(mock.url))
     yield g
-    g.stop()
+    rc = g.stop()
+    assert rc == 0, g.read_log()
 
 
 @pytest.fixture
