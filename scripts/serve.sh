@@ -7,6 +7,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 bash scripts/setup.sh
 GANTRY_BUILD_TESTS=OFF bash scripts/build.sh release
+# The default models (docs/models.md) into $GANTRY_MODELS or ./models; skipped when
+# present. SKIP_MODELS=1 serves without them (a config with remote providers only).
+if [ "${SKIP_MODELS:-0}" != 1 ]; then
+  ./build/gantry models pull
+fi
 args=(serve --port "${PORT:-8080}" --data "${DATA:-data}")
 [ -n "${CONFIG:-}" ] && args+=(--config "$CONFIG")
 echo "gantry: serving on http://127.0.0.1:${PORT:-8080} (Ctrl-C to stop)"

