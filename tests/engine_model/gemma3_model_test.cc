@@ -1,4 +1,6 @@
+#include "engine/chat_template.h"
 #include "engine/gemma3.h"
+#include "engine/spm_tokenizer.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -79,6 +81,18 @@ TEST_F(Gemma3ModelTest, CompletesAFact) {
   std::nth_element(sorted.begin(), sorted.begin() + 4, sorted.end(), std::greater<float>());
   EXPECT_GE(logits[Id("▁Paris")], sorted[4]) << "' Paris' should be among the top 5";
   EXPECT_EQ(state->n_past(), 6);
+}
+
+TEST_F(Gemma3ModelTest, ChatPromptTokensAsLlamaCpp) {
+  // llama-cli --verbose-prompt on gemma-3-270m-it with the prompt "Test" (one BOS only).
+  auto tok = SpmTokenizer::FromGguf(*file_);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  std::vector<ChatTurn> turns = {{"user", "Test"}};
+  auto text = RenderGemmaChat(turns, true);
+  ASSERT_TRUE(text.ok());
+  auto ids = (*tok)->Encode(*text, /*add_special=*/true, /*parse_special=*/true);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  EXPECT_THAT(*ids, ::testing::ElementsAre(2, 105, 2364, 107, 3694, 106, 107, 105, 4368, 107));
 }
 
 TEST_F(Gemma3ModelTest, RejectsBadTokensAndOverflow) {
