@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Local engine speed next to llama.cpp, same GGUF, same run: prompt processing (pp)
-# and generation (tg) tokens/s at 1 and 2 threads. See docs/benchmarks.md.
+# Local engine speed next to the reference tools, same files, same run: Gemma 3 prompt
+# processing (pp) and generation (tg) tokens/s against llama.cpp, and MiniLM
+# sentences/s against sentence-transformers, at 1 and 2 threads. See docs/benchmarks.md.
 #
 #   bash bench/engine.sh
 #
 # Needs build/gantry-engine-bench, models/ (build/gantry models pull) and the reference
-# venv: python3 -m venv .venv-ref && .venv-ref/bin/pip install llama-cpp-python numpy
+# venv: python3 -m venv .venv-ref && .venv-ref/bin/pip install llama-cpp-python numpy \
+#   sentence-transformers
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -28,3 +30,10 @@ for t in 1 2; do
     echo "$line" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("| %s | %d | %.1f | %.1f |" % (d["engine"], d["threads"], d["pp_tok_s"], d["tg_tok_s"]))'
   done
 done
+
+echo
+echo "| engine | threads | batch | MiniLM sentences/s |"
+echo "|---|---|---|---|"
+build/gantry_engine_model_tests --gtest_filter='MiniLmParity.Throughput' 2>/dev/null |
+  sed -n 's/^MiniLM: \([0-9]*\) thread(s), batch *\([0-9]*\): \([0-9.]*\) sentences\/s$/| gantry | \1 | \2 | \3 |/p'
+"$py" bench/embed_st.py "$models/all-MiniLM-L6-v2" 2>/dev/null

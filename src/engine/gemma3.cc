@@ -252,16 +252,18 @@ void Gemma3Model::Attention(int il, int pos, Gemma3State& s) const {
   const uint16_t* vc = s.v_.data() + layer_off;
   int first = 0;
   if (!hp_.IsGlobal(il)) first = std::max(0, pos - hp_.sliding_window + 1);
-  std::vector<float> qh(hd);
+  const KernelSet& k = Kernels();
+  const auto dot_f16 = k.Dot(GgmlType::kF16);
+  const auto to_f32 = k.Dequantize(GgmlType::kF16);
+  std::vector<uint16_t> qh(hd);
+  std::vector<float> vrow(hd);
   for (int h = 0; h < hp_.n_head; ++h) {
     const int kvh = h / group;
-    // ggml multiplies F16 K by q converted to F16.
-    for (int d = 0; d < hd; ++d) qh[d] = Fp16ToFp32(Fp32ToFp16(s.q_[h * hd + d]));
+    // As ggml: q converted to F16, dotted with the F16 keys in F32.
+    k.Quantize(GgmlType::kF16)(s.q_.data() + h * hd, qh.data(), hd);
     float mx = -std::numeric_limits<float>::infinity();
     for (int j = first; j <= pos; ++j) {
-      const uint16_t* kr = kc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd;
-      float dot = 0.0f;
-      for (int d = 0; d < hd; ++d) dot += qh[d] * Fp16ToFp32(kr[d]);
+      const float dot = dot_f16(kc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, qh.data(), hd);
       s.scores_[j] = dot;
       mx = std::max(mx, dot);
     }
@@ -277,8 +279,8 @@ void Gemma3Model::Attention(int il, int pos, Gemma3State& s) const {
     for (int j = first; j <= pos; ++j) {
       // ... and the softmax weights converted to F16 for the product with F16 V.
       const float p = Fp16ToFp32(Fp32ToFp16(s.scores_[j] * inv));
-      const uint16_t* vr = vc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd;
-      for (int d = 0; d < hd; ++d) out[d] += p * Fp16ToFp32(vr[d]);
+      to_f32(vc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, vrow.data(), hd);
+      for (int d = 0; d < hd; ++d) out[d] += p * vrow[d];
     }
   }
 }
