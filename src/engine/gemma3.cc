@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "engine/quant.h"
@@ -136,6 +137,13 @@ Result<std::shared_ptr<const Gemma3Model>> Gemma3Model::Load(std::shared_ptr<con
       return InvalidArgument(f.path() + ": tensor '" + name + "' has an unexpected shape");
     }
     RETURN_IF_ERROR(CheckRowLength(t->type, cols, name));
+    // The kernels read blocks through 2-byte (F32: 4-byte) loads; a file with an odd
+    // general.alignment could place a tensor where that is undefined behaviour.
+    const uintptr_t need = t->type == GgmlType::kF32 ? alignof(float) : alignof(uint16_t);
+    if (reinterpret_cast<uintptr_t>(t->data) % need != 0) {
+      return InvalidArgument(f.path() + ": tensor '" + name + "' data is not " +
+                             std::to_string(need) + "-byte aligned");
+    }
     WeightMatrix w;
     w.type = t->type;
     w.data = t->data;
@@ -150,7 +158,9 @@ Result<std::shared_ptr<const Gemma3Model>> Gemma3Model::Load(std::shared_ptr<con
       return InvalidArgument(f.path() + ": tensor '" + name + "' must be F32 [" +
                              std::to_string(n) + "]");
     }
-    // GGUF aligns tensor data (32 bytes by default), so the floats are aligned.
+    if (reinterpret_cast<uintptr_t>(t->data) % alignof(float) != 0) {
+      return InvalidArgument(f.path() + ": tensor '" + name + "' data is not 4-byte aligned");
+    }
     return reinterpret_cast<const float*>(t->data);
   };
 

@@ -13,6 +13,7 @@
 // threads. Gemma3State is one sequence's KV cache and scratch: one thread at a time.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
