@@ -208,6 +208,8 @@ std::unique_ptr<Gemma3State> Gemma3Model::NewState(int n_ctx) const {
   s->gate_.resize(hp_.n_ff);
   s->up_.resize(hp_.n_ff);
   s->scores_.resize(s->n_ctx_);
+  s->q16_.resize(hp_.head_dim);
+  s->vrow_.resize(hp_.head_dim);
   const int64_t widest = std::max<int64_t>({hp_.n_embd, hp_.n_ff, static_cast<int64_t>(q_dim)});
   s->xq_.resize(static_cast<size_t>(RowBytes(GgmlType::kF32, widest)));
   return s;
@@ -265,15 +267,15 @@ void Gemma3Model::Attention(int il, int pos, Gemma3State& s) const {
   const KernelSet& k = Kernels();
   const auto dot_f16 = k.Dot(GgmlType::kF16);
   const auto to_f32 = k.Dequantize(GgmlType::kF16);
-  std::vector<uint16_t> qh(hd);
-  std::vector<float> vrow(hd);
+  uint16_t* qh = s.q16_.data();
+  float* vrow = s.vrow_.data();
   for (int h = 0; h < hp_.n_head; ++h) {
     const int kvh = h / group;
     // As ggml: q converted to F16, dotted with the F16 keys in F32.
-    k.Quantize(GgmlType::kF16)(s.q_.data() + h * hd, qh.data(), hd);
+    k.Quantize(GgmlType::kF16)(s.q_.data() + h * hd, qh, hd);
     float mx = -std::numeric_limits<float>::infinity();
     for (int j = first; j <= pos; ++j) {
-      const float dot = dot_f16(kc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, qh.data(), hd);
+      const float dot = dot_f16(kc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, qh, hd);
       s.scores_[j] = dot;
       mx = std::max(mx, dot);
     }
@@ -289,7 +291,7 @@ void Gemma3Model::Attention(int il, int pos, Gemma3State& s) const {
     for (int j = first; j <= pos; ++j) {
       // ... and the softmax weights converted to F16 for the product with F16 V.
       const float p = Fp16ToFp32(Fp32ToFp16(s.scores_[j] * inv));
-      to_f32(vc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, vrow.data(), hd);
+      to_f32(vc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, vrow, hd);
       for (int d = 0; d < hd; ++d) out[d] += p * vrow[d];
     }
   }

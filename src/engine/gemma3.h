@@ -119,7 +119,9 @@ class Gemma3State final {
   std::vector<uint16_t> k_, v_;
   // Scratch.
   std::vector<float> x_, xn_, q_, k_cur_, v_cur_, attn_, o_, gate_, up_, scores_;
-  std::vector<uint8_t> xq_;  // quantized activations
+  std::vector<uint8_t> xq_;    // quantized activations
+  std::vector<uint16_t> q16_;  // one query head as F16
+  std::vector<float> vrow_;    // one value row as F32
 };
 
 }  // namespace gantry::engine

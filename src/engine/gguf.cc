@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "engine/mapped_file.h"
+#include "engine/quote.h"
 
 namespace gantry::engine {
 namespace {
@@ -86,14 +87,6 @@ std::optional<double> AsDouble(const GgufValue& v) {
   if (const auto* u = std::get_if<uint64_t>(&v.value)) return static_cast<double>(*u);
   if (const auto* i = std::get_if<int64_t>(&v.value)) return static_cast<double>(*i);
   return std::nullopt;
-}
-
-std::string Quote(std::string_view s) {
-  // Names come from the file: cap what goes into a message and hide control bytes.
-  std::string out = "'";
-  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 80) out += "...";
-  return out + "'";
 }
 
 }  // namespace
@@ -370,7 +363,7 @@ struct GgufParser {
     for (uint64_t i = 0; i < n_kvs; ++i) {
       ASSIGN_OR_RETURN(std::string key,
                        ReadString("metadata key #" + std::to_string(i), kMaxKeyLen));
-      const std::string ctx = "key " + Quote(key);
+      const std::string ctx = "key " + QuoteForMessage(key);
       if (out.metadata_.count(key) != 0) return Fail("duplicate " + ctx);
       ASSIGN_OR_RETURN(uint64_t type, ReadU(4, ctx + " value type"));
       if (!MinEncodedSize(static_cast<VT>(type))) {
@@ -400,7 +393,7 @@ struct GgufParser {
     TensorInfo t;
     ASSIGN_OR_RETURN(t.name,
                      ReadString("tensor #" + std::to_string(i) + " name", kMaxTensorNameLen));
-    const std::string ctx = "tensor " + Quote(t.name);
+    const std::string ctx = "tensor " + QuoteForMessage(t.name);
     if (out.tensor_index_.count(t.name) != 0) return Fail("duplicate " + ctx);
     ASSIGN_OR_RETURN(uint64_t n_dims, ReadU(4, ctx + " n_dims"));
     if (n_dims == 0 || n_dims > kMaxDims) {
@@ -430,7 +423,7 @@ struct GgufParser {
 
   // Sizes, alignment and bounds of every tensor, once the data section start is known.
   Status PlaceTensor(TensorInfo& t) {
-    const std::string ctx = "tensor " + Quote(t.name);
+    const std::string ctx = "tensor " + QuoteForMessage(t.name);
     const std::optional<GgmlTypeLayout> layout = GgmlLayout(t.type);
     if (!layout) {
       return Fail("unsupported tensor type " + std::to_string(static_cast<uint32_t>(t.type)) +
@@ -478,9 +471,10 @@ struct GgufParser {
       const TensorInfo& prev = *by_offset[i - 1];
       const TensorInfo& cur = *by_offset[i];
       if (cur.offset < prev.offset + prev.n_bytes) {  // no overflow: both checked in file
-        return Fail("tensor " + Quote(cur.name) + " at offset " + std::to_string(cur.offset) +
-                    " overlaps tensor " + Quote(prev.name) + " [" + std::to_string(prev.offset) +
-                    ", " + std::to_string(prev.offset + prev.n_bytes) + ")");
+        return Fail("tensor " + QuoteForMessage(cur.name) + " at offset " +
+                    std::to_string(cur.offset) + " overlaps tensor " + QuoteForMessage(prev.name) +
+                    " [" + std::to_string(prev.offset) + ", " +
+                    std::to_string(prev.offset + prev.n_bytes) + ")");
       }
     }
     return OkStatus();
@@ -535,14 +529,14 @@ const GgufValue* GgufFile::Find(std::string_view key) const {
 
 Result<const GgufValue*> GgufFile::FindOr(std::string_view key) const {
   const GgufValue* v = Find(key);
-  if (v == nullptr) return NotFound(path_ + ": no metadata key " + Quote(key));
+  if (v == nullptr) return NotFound(path_ + ": no metadata key " + QuoteForMessage(key));
   return v;
 }
 
 Status GgufFile::WrongType(std::string_view key, const GgufValue& v, std::string_view want) const {
   std::string have = GgufValueTypeName(v.type);
   if (v.type == VT::kArray) have += " of " + GgufValueTypeName(v.element_type);
-  return InvalidArgument(path_ + ": key " + Quote(key) + " is " + have + ", expected " +
+  return InvalidArgument(path_ + ": key " + QuoteForMessage(key) + " is " + have + ", expected " +
                          std::string(want));
 }
 
@@ -556,7 +550,7 @@ Result<int64_t> GgufFile::GetInt(std::string_view key) const {
   ASSIGN_OR_RETURN(const GgufValue* v, FindOr(key));
   if (!IsInteger(v->type)) return WrongType(key, *v, "integer");
   const std::optional<int64_t> i = AsInt(*v);
-  if (!i) return InvalidArgument(path_ + ": key " + Quote(key) + " does not fit int64");
+  if (!i) return InvalidArgument(path_ + ": key " + QuoteForMessage(key) + " does not fit int64");
   return *i;
 }
 
@@ -610,7 +604,7 @@ Result<std::vector<int64_t>> GgufFile::GetIntArray(std::string_view key) const {
   for (size_t i = 0; i < arr.size(); ++i) {
     const std::optional<int64_t> x = AsInt(arr[i]);
     if (!x) {
-      return InvalidArgument(path_ + ": key " + Quote(key) + "[" + std::to_string(i) +
+      return InvalidArgument(path_ + ": key " + QuoteForMessage(key) + "[" + std::to_string(i) +
                              "] does not fit int64");
     }
     out.push_back(*x);
@@ -620,7 +614,8 @@ Result<std::vector<int64_t>> GgufFile::GetIntArray(std::string_view key) const {
 
 Result<const TensorInfo*> GgufFile::Tensor(std::string_view name) const {
   auto it = tensor_index_.find(name);
-  if (it == tensor_index_.end()) return NotFound(path_ + ": no tensor named " + Quote(name));
+  if (it == tensor_index_.end())
+    return NotFound(path_ + ": no tensor named " + QuoteForMessage(name));
   return &tensors_[it->second];
 }
 

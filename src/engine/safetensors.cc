@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/mapped_file.h"
+#include "engine/quote.h"
 
 namespace gantry::engine {
 namespace {
@@ -31,14 +32,6 @@ std::optional<SafetensorsDtype> DtypeFromName(std::string_view s) {
     if (name == s) return d;
   }
   return std::nullopt;
-}
-
-std::string Quote(std::string_view s) {
-  // Names come from the file: cap what goes into a message and hide control bytes.
-  std::string out = "'";
-  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 80) out += "...";
-  return out + "'";
 }
 
 }  // namespace
@@ -119,21 +112,22 @@ struct SafetensorsParser {
     if (too_deep) return Fail("header JSON is nested deeper than " + std::to_string(kMaxJsonDepth));
     if (header.is_discarded()) return Fail("header is not valid JSON");
     if (!header.is_object()) return Fail("header is not a JSON object");
-    if (duplicate) return Fail("duplicate key " + Quote(*duplicate) + " in header");
+    if (duplicate) return Fail("duplicate key " + QuoteForMessage(*duplicate) + " in header");
     return header;
   }
 
   Status ReadMetadata(const json& meta) {
     if (!meta.is_object()) return Fail("__metadata__ is not an object");
     for (const auto& [k, v] : meta.items()) {
-      if (!v.is_string()) return Fail("__metadata__ value " + Quote(k) + " is not a string");
+      if (!v.is_string())
+        return Fail("__metadata__ value " + QuoteForMessage(k) + " is not a string");
       out.metadata_.emplace(k, v.get<std::string>());
     }
     return OkStatus();
   }
 
   Status ReadTensor(const std::string& name, const json& j, uint64_t buffer_size) {
-    const std::string ctx = "tensor " + Quote(name);
+    const std::string ctx = "tensor " + QuoteForMessage(name);
     if (!j.is_object()) return Fail(ctx + ": entry is not an object");
     SafetensorsTensor t;
     t.name = name;
@@ -142,7 +136,7 @@ struct SafetensorsParser {
     if (dtype_it == j.end() || !dtype_it->is_string()) return Fail(ctx + ": missing dtype");
     const std::string& dtype = dtype_it->get_ref<const std::string&>();
     const std::optional<SafetensorsDtype> d = DtypeFromName(dtype);
-    if (!d) return Fail(ctx + ": unsupported dtype " + Quote(dtype));
+    if (!d) return Fail(ctx + ": unsupported dtype " + QuoteForMessage(dtype));
     t.dtype = *d;
 
     auto shape_it = j.find("shape");
@@ -220,7 +214,8 @@ struct SafetensorsParser {
       SafetensorsTensor& t = out.tensors_[i];
       if (t.n_bytes > 0) {
         if (last != nullptr && t.offset < covered_end) {
-          return Fail("tensor " + Quote(t.name) + " overlaps tensor " + Quote(last->name));
+          return Fail("tensor " + QuoteForMessage(t.name) + " overlaps tensor " +
+                      QuoteForMessage(last->name));
         }
         covered_end = t.offset + t.n_bytes;
         last = &t;
@@ -258,7 +253,8 @@ Result<std::shared_ptr<const SafetensorsFile>> SafetensorsFile::Parse(
 
 Result<const SafetensorsTensor*> SafetensorsFile::Tensor(std::string_view name) const {
   auto it = tensor_index_.find(name);
-  if (it == tensor_index_.end()) return NotFound(path_ + ": no tensor named " + Quote(name));
+  if (it == tensor_index_.end())
+    return NotFound(path_ + ": no tensor named " + QuoteForMessage(name));
   return &tensors_[it->second];
 }
 

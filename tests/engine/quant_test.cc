@@ -299,10 +299,19 @@ TEST(QuantConvert, Fp16RoundTripsEveryFiniteHalf) {
   EXPECT_EQ(Fp32ToFp16(-0.0f), 0x8000);
 }
 
+// The AVX2 kernels must exist whenever the CPU can run them; only a CPU without
+// AVX2/FMA/F16C (or a non-x86 build) skips the AVX2 comparisons.
+bool Avx2Unavailable() {
+  const CpuFeatures& f = DetectCpuFeatures();
+  const bool cpu_has = f.avx2 && f.fma && f.f16c;
+  EXPECT_FALSE(cpu_has && Avx2Kernels() == nullptr) << "CPU has AVX2/FMA/F16C but no kernels";
+  return Avx2Kernels() == nullptr;
+}
+
 // F16C (through the AVX2 kernels) as the oracle for the scalar conversions.
 TEST(QuantConvert, Fp16MatchesF16cOnSampledFloats) {
   const KernelSet* avx2 = Avx2Kernels();
-  if (avx2 == nullptr) GTEST_SKIP() << "no AVX2/F16C on this CPU";
+  if (Avx2Unavailable()) GTEST_SKIP() << "no AVX2/F16C on this CPU";
   std::vector<float> in;
   for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 4099)
     in.push_back(FromBits(static_cast<uint32_t>(u)));
@@ -402,7 +411,7 @@ TEST(QuantActivations, Q8_1SumMatchesQuants) {
 class QuantAvx2Test : public testing::Test {
  protected:
   void SetUp() override {
-    if (Avx2Kernels() == nullptr) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
+    if (Avx2Unavailable()) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
   }
   const KernelSet& avx2() { return *Avx2Kernels(); }
   const KernelSet& scalar() { return ScalarKernels(); }

@@ -43,7 +43,8 @@ class GemmaTokenizerParity : public ::testing::Test {
  protected:
   void SetUp() override {
     fs::path model = ModelsDir() / "gemma-3-270m-q4_k_m.gguf";
-    if (!fs::exists(model)) GTEST_SKIP() << "no model at " << model;
+    ASSERT_TRUE(fs::exists(model))
+        << "no model at " << model << ": run `build/gantry models pull` (or set GANTRY_MODELS)";
     auto gguf = GgufFile::Open(model.string());
     ASSERT_TRUE(gguf.ok()) << gguf.status().ToString();
     gguf_ = *gguf;
@@ -116,7 +117,8 @@ class MiniLmTokenizerParity : public ::testing::Test {
  protected:
   void SetUp() override {
     fs::path vocab = ModelsDir() / "all-MiniLM-L6-v2" / "vocab.txt";
-    if (!fs::exists(vocab)) GTEST_SKIP() << "no vocabulary at " << vocab;
+    ASSERT_TRUE(fs::exists(vocab)) << "no vocabulary at " << vocab
+                                   << ": run `build/gantry models pull` (or set GANTRY_MODELS)";
     auto tok = WordPieceTokenizer::FromVocabFile(vocab.string(), {});
     ASSERT_TRUE(tok.ok()) << tok.status().ToString();
     tok_ = std::move(*tok);
