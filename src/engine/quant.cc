@@ -495,23 +495,24 @@ float DotQ6_K(const void* vx, const void* vy, int64_t n) {
 KernelSet MakeScalarKernels() {
   KernelSet k;
   k.name = "scalar";
-  auto set = [&k](GgmlType t, DequantizeFn dq, VecDotFn dot) {
+  auto set = [&k](GgmlType t, DequantizeFn dq, VecDotFn dot, MatMulFn mm) {
     k.dequantize[static_cast<uint32_t>(t)] = dq;
     k.vec_dot[static_cast<uint32_t>(t)] = dot;
+    k.matmul[static_cast<uint32_t>(t)] = mm;
   };
-  set(GgmlType::kF32, DequantF32, DotF32);
-  set(GgmlType::kF16, DequantF16, DotHalf<Fp16ToFp32>);
-  set(GgmlType::kBF16, DequantBF16, DotHalf<Bf16ToFp32>);
-  set(GgmlType::kQ4_0, DequantQ4_0, DotQ4_0);
-  set(GgmlType::kQ4_1, DequantQ4_1, DotQ4_1);
-  set(GgmlType::kQ5_0, DequantQ5_0, DotQ5_0);
-  set(GgmlType::kQ5_1, DequantQ5_1, DotQ5_1);
-  set(GgmlType::kQ8_0, DequantQ8_0, DotQ8_0);
-  set(GgmlType::kQ8_1, DequantQ8_1, nullptr);
-  set(GgmlType::kQ4_K, DequantQ4_K, DotQ45_K<false>);
-  set(GgmlType::kQ5_K, DequantQ5_K, DotQ45_K<true>);
-  set(GgmlType::kQ6_K, DequantQ6_K, DotQ6_K);
-  set(GgmlType::kQ8_K, DequantQ8_K, nullptr);
+  set(GgmlType::kF32, DequantF32, DotF32, MatMulByVecDot<DotF32>);
+  set(GgmlType::kF16, DequantF16, DotHalf<Fp16ToFp32>, MatMulByVecDot<DotHalf<Fp16ToFp32>>);
+  set(GgmlType::kBF16, DequantBF16, DotHalf<Bf16ToFp32>, MatMulByVecDot<DotHalf<Bf16ToFp32>>);
+  set(GgmlType::kQ4_0, DequantQ4_0, DotQ4_0, MatMulByVecDot<DotQ4_0>);
+  set(GgmlType::kQ4_1, DequantQ4_1, DotQ4_1, MatMulByVecDot<DotQ4_1>);
+  set(GgmlType::kQ5_0, DequantQ5_0, DotQ5_0, MatMulByVecDot<DotQ5_0>);
+  set(GgmlType::kQ5_1, DequantQ5_1, DotQ5_1, MatMulByVecDot<DotQ5_1>);
+  set(GgmlType::kQ8_0, DequantQ8_0, DotQ8_0, MatMulByVecDot<DotQ8_0>);
+  set(GgmlType::kQ8_1, DequantQ8_1, nullptr, nullptr);
+  set(GgmlType::kQ4_K, DequantQ4_K, DotQ45_K<false>, MatMulByVecDot<DotQ45_K<false>>);
+  set(GgmlType::kQ5_K, DequantQ5_K, DotQ45_K<true>, MatMulByVecDot<DotQ45_K<true>>);
+  set(GgmlType::kQ6_K, DequantQ6_K, DotQ6_K, MatMulByVecDot<DotQ6_K>);
+  set(GgmlType::kQ8_K, DequantQ8_K, nullptr, nullptr);
   auto quant = [&k](GgmlType t, QuantizeFn q) { k.quantize[static_cast<uint32_t>(t)] = q; };
   quant(GgmlType::kF32, QuantF32);
   quant(GgmlType::kF16, QuantF16);

@@ -16,6 +16,11 @@
 // only; types without an AVX2 kernel fall back to the scalar one). Kernels() picks one
 // once per process (see cpu_features.h; GANTRY_CPU=scalar forces the scalar set).
 //
+// Batched products (the tokens of a prompt, or one token of each of several sequences)
+// use a set's MatMul: every (weight row, activation row) pair of a rows x cols product,
+// each result bit-identical to that set's vec_dot of the pair, so batching tokens does
+// not change the logits.
+//
 // Preconditions (checked with assert only: they are programmer invariants; validate file
 // contents with CheckSupported/CheckRowLength first): `n` is a multiple of the type's
 // block_elems, buffers hold RowBytes(type, n) bytes, the type is supported, and pointers
@@ -27,6 +32,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <string_view>
 
@@ -132,6 +138,17 @@ uint16_t Fp32ToBf16(float f);  // as ggml_compute_fp32_to_bf16 (NaN made quiet)
 using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
 using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
 using VecDotFn = float (*)(const void* weights, const void* activations, int64_t n);
+// y[c * ldy + r] = vec_dot(w + r * w_row_bytes, a + c * a_row_bytes, n) for r in
+// [0, rows), c in [0, cols): `rows` weight rows times `cols` activation rows (already
+// quantized to the vec_dot_type; any strides that keep the rows aligned), each result
+// bit-identical to the same set's VecDotFn for that pair. Writes nothing else (nothing when
+// rows or cols is 0). REQUIRES: ldy >= rows when cols > 1; y overlaps neither w nor a.
+// The AVX2 set tiles Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K: a few weight rows times a few
+// activation rows per pass over the blocks, each block loaded and unpacked once per tile,
+// each pair's float operations exactly those of its vec_dot. The other types, and the
+// scalar set, call vec_dot per pair (MatMulByVecDot below).
+using MatMulFn = void (*)(const void* w, int64_t w_row_bytes, int64_t rows, const void* a,
+                          int64_t a_row_bytes, int64_t cols, int64_t n, float* y, int64_t ldy);
 
 inline constexpr int kGgmlTypeSlots = 31;  // ids 0..30
 
@@ -141,10 +158,12 @@ struct KernelSet {
   std::array<DequantizeFn, kGgmlTypeSlots> dequantize{};  // by weight type
   std::array<QuantizeFn, kGgmlTypeSlots> quantize{};      // by vec_dot_type (F32 copies)
   std::array<VecDotFn, kGgmlTypeSlots> vec_dot{};         // by weight type
+  std::array<MatMulFn, kGgmlTypeSlots> matmul{};          // by weight type
 
   DequantizeFn Dequantize(GgmlType t) const { return Slot(dequantize, t); }
   QuantizeFn Quantize(GgmlType t) const { return Slot(quantize, t); }
   VecDotFn Dot(GgmlType t) const { return Slot(vec_dot, t); }
+  MatMulFn MatMul(GgmlType t) const { return Slot(matmul, t); }
 
  private:
   template <typename F>
@@ -153,6 +172,21 @@ struct KernelSet {
     return i < a.size() ? a[i] : nullptr;
   }
 };
+
+// The MatMulFn that calls kDot once per pair (weight row outer, activation row inner):
+// the scalar set's, and the AVX2 set's for types without a tiled kernel.
+template <VecDotFn kDot>
+void MatMulByVecDot(const void* w, int64_t w_row_bytes, int64_t rows, const void* a,
+                    int64_t a_row_bytes, int64_t cols, int64_t n, float* y, int64_t ldy) {
+  assert(cols <= 1 || ldy >= rows);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      y[c * ldy + r] = kDot(wb + r * w_row_bytes, ab + c * a_row_bytes, n);
+    }
+  }
+}
 
 // The portable reference kernels.
 const KernelSet& ScalarKernels();

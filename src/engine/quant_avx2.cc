@@ -4,8 +4,13 @@
 // Dots compute the same integer block sums exactly and differ from the scalar ones only
 // in the order the per-block float terms are added. The integer tricks follow ggml's
 // arch/x86/quants.c (sign trick for maddubs; every int16 intermediate stays in range).
+// The tiled MatMul kernels give exactly the bits of these dots (see "batched products").
+#include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "engine/cpu_features.h"
 #include "engine/quant.h"
@@ -557,24 +562,367 @@ float DotQ6_K(const void* vx, const void* vy, int64_t n) {
   return HsumFloat8(acc);
 }
 
+// ---- batched products (MatMulFn) ----
+//
+// A tiled kernel computes a tile of kRows weight rows x kCols activation rows in one pass
+// over the blocks: each weight block is loaded and unpacked once for the tile's activation
+// rows, and activation-only terms are computed once for its weight rows. Every pair keeps
+// exactly the float operations of its vec_dot above, in the same order (the same per-block
+// scale products, FMAs into the same accumulators, the same horizontal sums); only the
+// exact integer block sums are computed in a different order. Scale products are taken as
+// a vector multiply of two broadcasts, which is the broadcast of the scalar product.
+//
+// Tile<R, C> (R <= kRows, C <= kCols) computes y[c * ldy + r] for the R x C pairs of the
+// rows at w and a; MatMulTiled covers the product with full tiles and smaller remainders.
+
+using TileFn = void (*)(const uint8_t* w, int64_t w_row_bytes, const uint8_t* a,
+                        int64_t a_row_bytes, int64_t nb, float* y, int64_t ldy);
+
+template <typename K, int R, int... C>
+constexpr std::array<TileFn, sizeof...(C)> TileRow(std::integer_sequence<int, C...>) {
+  return {&K::template Tile<R, C + 1>...};
+}
+template <typename K, int... R>
+constexpr std::array<std::array<TileFn, K::kCols>, K::kRows> TileTable(
+    std::integer_sequence<int, R...>) {
+  return {TileRow<K, R + 1>(std::make_integer_sequence<int, K::kCols>{})...};
+}
+
+// Activation rows are taken in panels of about this many bytes, so that a panel stays in
+// L2 while every weight row streams past it once.
+inline constexpr int64_t kPanelBytes = 128 * 1024;
+
+template <typename K>
+void MatMulTiled(const void* w, int64_t w_row_bytes, int64_t rows, const void* a,
+                 int64_t a_row_bytes, int64_t cols, int64_t n, float* y, int64_t ldy) {
+  assert(cols <= 1 || ldy >= rows);
+  static constexpr auto kTiles = TileTable<K>(std::make_integer_sequence<int, K::kRows>{});
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+  const int64_t nb = n / K::kBlockElems;
+  int64_t panel = cols;
+  if (a_row_bytes > 0 && a_row_bytes * cols > kPanelBytes) {
+    panel = std::max<int64_t>(1, kPanelBytes / a_row_bytes / K::kCols) * K::kCols;
+  }
+  for (int64_t c0 = 0; c0 < cols; c0 += panel) {
+    const int64_t c1 = std::min(cols, c0 + panel);
+    for (int64_t r = 0; r < rows; r += K::kRows) {
+      const int64_t nr = std::min<int64_t>(K::kRows, rows - r);
+      for (int64_t c = c0; c < c1; c += K::kCols) {
+        const int64_t nc = std::min<int64_t>(K::kCols, c1 - c);
+        kTiles[nr - 1][nc - 1](wb + r * w_row_bytes, w_row_bytes, ab + c * a_row_bytes, a_row_bytes,
+                               nb, y + c * ldy + r, ldy);
+      }
+    }
+  }
+}
+
+template <typename Block>
+inline const Block& BlockAt(const uint8_t* row, int64_t i) {
+  return reinterpret_cast<const Block*>(row)[i];
+}
+
+// Q4_0/Q5_0/Q8_0 against Q8_0, as DotLegacyQ8_0: block i of each pair goes into that pair's
+// accumulator i % 2, the two added before the horizontal sum.
+template <typename Block>
+struct LegacyQ8_0Tiles {
+  // (A function-pointer parameter returning __m256i would draw -Wignored-attributes when
+  // this type is itself a template argument.)
+  static __m256i Unpack(const Block& b) {
+    if constexpr (std::is_same_v<Block, BlockQ4_0>) {
+      return UnpackQ4_0(b);
+    } else if constexpr (std::is_same_v<Block, BlockQ5_0>) {
+      return UnpackQ5_0(b);
+    } else {
+      static_assert(std::is_same_v<Block, BlockQ8_0>);
+      return UnpackQ8_0(b);
+    }
+  }
+
+  static constexpr int kRows = 4, kCols = 4, kBlockElems = kQK;
+
+  template <int R, int C>
+  static void Tile(const uint8_t* w, int64_t w_row_bytes, const uint8_t* a, int64_t a_row_bytes,
+                   int64_t nb, float* y, int64_t ldy) {
+    static_assert(R <= 4);
+    // The even blocks' accumulators, then the odd blocks': one set of R x C live at a time.
+    __m256 sums[2][R][C];
+    for (int parity = 0; parity < 2; ++parity) {
+      __m256 acc[R][C];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+      }
+      for (int64_t i = parity; i < nb; i += 2) {
+        // The R x C scale products dx * dy, R at a time, broadcast from memory below.
+        alignas(16) float dxy[C][4];
+        uint64_t dx_halves = 0;  // the R fp16 weight scales
+        __m256i x[R], x_abs[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const Block& b = BlockAt<Block>(w + r * w_row_bytes, i);
+          x[r] = Unpack(b);
+          x_abs[r] = _mm256_sign_epi8(x[r], x[r]);
+          dx_halves |= uint64_t{b.d} << (16 * r);
+        }
+        const __m128 dxv =  // exact, as H2F
+            _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(dx_halves)));
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) {
+          const float dy = H2F(BlockAt<BlockQ8_0>(a + c * a_row_bytes, i).d);
+          _mm_store_ps(dxy[c], _mm_mul_ps(dxv, _mm_set1_ps(dy)));
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) {
+          const __m256i q = Load256(BlockAt<BlockQ8_0>(a + c * a_row_bytes, i).qs);
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r) {
+            const __m256i s = MulSumUs8(x_abs[r], _mm256_sign_epi8(q, x[r]));  // MulSumI8
+            acc[r][c] =
+                _mm256_fmadd_ps(_mm256_broadcast_ss(&dxy[c][r]), _mm256_cvtepi32_ps(s), acc[r][c]);
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) sums[parity][r][c] = acc[r][c];
+      }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        y[c * ldy + r] = HsumFloat8(_mm256_add_ps(sums[0][r][c], sums[1][r][c]));
+      }
+    }
+  }
+};
+
+// Byte-shuffle control that broadcasts int16 element e of each 128-bit lane.
+inline __m128i Int16Broadcast(int e) {
+  return _mm_set1_epi16(static_cast<int16_t>(((2 * e + 1) << 8) | (2 * e)));
+}
+
+// Q4_K/Q5_K against Q8_K, as DotQ45_K.
+template <bool kFiveBit>
+struct Q45_KTiles {
+  using Block = std::conditional_t<kFiveBit, BlockQ5_K, BlockQ4_K>;
+  static constexpr int kRows = 2, kCols = 4, kBlockElems = kQK_K;
+
+  template <int R, int C>
+  static void Tile(const uint8_t* w, int64_t w_row_bytes, const uint8_t* a, int64_t a_row_bytes,
+                   int64_t nb, float* y, int64_t ldy) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256 acc[R][C];
+    __m128 acc_m[R][C];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        acc[r][c] = _mm256_setzero_ps();
+        acc_m[r][c] = _mm_setzero_ps();
+      }
+    }
+    for (int64_t i = 0; i < nb; ++i) {
+      const Block* x[R];
+      __m256i scales[R];  // the 8 scales as int16, in both 128-bit lanes
+      __m128i mins[R];
+      __m256 dx[R];
+      __m128 dminx[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        x[r] = &BlockAt<Block>(w + r * w_row_bytes, i);
+        const ScalesMins sm = UnpackScalesK4(x[r]->scales);
+        scales[r] = _mm256_broadcastsi128_si256(
+            _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm.sc))));
+        mins[r] = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm.m)));
+        dx[r] = _mm256_set1_ps(H2F(x[r]->d));
+        dminx[r] = _mm_set1_ps(H2F(x[r]->dmin));
+      }
+      const BlockQ8_K* yb[C];
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        yb[c] = &BlockAt<BlockQ8_K>(a + c * a_row_bytes, i);
+        const __m256i bsums = Load256(yb[c]->bsums);
+        const __m128i q8s =
+            _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+        const __m128 dminy = _mm_set1_ps(-yb[c]->d);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          acc_m[r][c] = _mm_fmadd_ps(_mm_mul_ps(dminy, dminx[r]),
+                                     _mm_cvtepi32_ps(_mm_madd_epi16(mins[r], q8s)), acc_m[r][c]);
+        }
+      }
+      __m256i sumi[R][C];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) sumi[r][c] = _mm256_setzero_si256();
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m256i sel_lo = _mm256_broadcastsi128_si256(Int16Broadcast(2 * j));
+        const __m256i sel_hi = _mm256_broadcastsi128_si256(Int16Broadcast(2 * j + 1));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m256i bits = Load256(x[r]->qs + 32 * j);
+          __m256i lo = _mm256_and_si256(bits, m4);
+          __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+          if constexpr (kFiveBit) {
+            const __m256i h = _mm256_srli_epi16(Load256(x[r]->qh), 2 * j);
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(h, one), 4));
+            hi = _mm256_or_si256(
+                hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4));
+          }
+          const __m256i sc_lo = _mm256_shuffle_epi8(scales[r], sel_lo);
+          const __m256i sc_hi = _mm256_shuffle_epi8(scales[r], sel_hi);
+#pragma GCC unroll 8
+          for (int c = 0; c < C; ++c) {
+            const int8_t* q8 = yb[c]->qs + 64 * j;
+            const __m256i pl = _mm256_madd_epi16(sc_lo, _mm256_maddubs_epi16(lo, Load256(q8)));
+            const __m256i ph = _mm256_madd_epi16(sc_hi, _mm256_maddubs_epi16(hi, Load256(q8 + 32)));
+            sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_add_epi32(pl, ph));
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const __m256 dy = _mm256_set1_ps(yb[c]->d);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          acc[r][c] =
+              _mm256_fmadd_ps(_mm256_mul_ps(dy, dx[r]), _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        __m128 m = acc_m[r][c];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        y[c * ldy + r] = HsumFloat8(acc[r][c]) + _mm_cvtss_f32(m);
+      }
+    }
+  }
+};
+
+// 32-lane chunk k (element order) of a 128-element half of a Q6_K block, as UnpackQ6's q[k].
+inline __m256i UnpackQ6Chunk(const uint8_t* ql, const uint8_t* qh, int k) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i m2 = _mm256_set1_epi8(3);
+  const __m256i b = Load256(ql + 32 * (k & 1));
+  const __m256i lo = _mm256_and_si256(k < 2 ? b : _mm256_srli_epi16(b, 4), m4);
+  const __m256i h = _mm256_and_si256(_mm256_srli_epi16(Load256(qh), 2 * k), m2);
+  return _mm256_or_si256(lo, _mm256_slli_epi16(h, 4));
+}
+
+// Q6_K against Q8_K, as DotQ6_K.
+struct Q6_KTiles {
+  static constexpr int kRows = 3, kCols = 4, kBlockElems = kQK_K;
+
+  template <int R, int C>
+  static void Tile(const uint8_t* w, int64_t w_row_bytes, const uint8_t* a, int64_t a_row_bytes,
+                   int64_t nb, float* y, int64_t ldy) {
+    const __m256i m32s = _mm256_set1_epi8(32);
+    __m256 acc[R][C];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < nb; ++i) {
+      const BlockQ6_K* x[R];
+      const BlockQ8_K* yb[C];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) x[r] = &BlockAt<BlockQ6_K>(w + r * w_row_bytes, i);
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) yb[c] = &BlockAt<BlockQ8_K>(a + c * a_row_bytes, i);
+      __m256i sumi[R][C];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) sumi[r][c] = _mm256_setzero_si256();
+      }
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        __m256i scales[R];  // the half's 8 scales as int16, in both 128-bit lanes
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          scales[r] = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(
+              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[r]->scales + 8 * half))));
+        }
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          // Scale 2k for the low 16 lanes, 2k + 1 for the high ones.
+          const __m256i sel = _mm256_set_m128i(Int16Broadcast(2 * k + 1), Int16Broadcast(2 * k));
+          __m256i q[R], sc[R];
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r) {
+            q[r] = UnpackQ6Chunk(x[r]->ql + 64 * half, x[r]->qh + 32 * half, k);
+            sc[r] = _mm256_shuffle_epi8(scales[r], sel);
+          }
+#pragma GCC unroll 8
+          for (int c = 0; c < C; ++c) {
+            const __m256i act = Load256(yb[c]->qs + 128 * half + 32 * k);
+            const __m256i act32 = _mm256_maddubs_epi16(m32s, act);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+              // (q - 32) * a == q * a - 32 * a, as in DotQ6_K.
+              const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[r], act), act32);
+              sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_madd_epi16(sc[r], p16));
+            }
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const __m256 dy = _mm256_set1_ps(yb[c]->d);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dy, _mm256_set1_ps(H2F(x[r]->d))),
+                                      _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) y[c * ldy + r] = HsumFloat8(acc[r][c]);
+    }
+  }
+};
+
 KernelSet MakeAvx2Kernels() {
   KernelSet k = ScalarKernels();  // types without an AVX2 kernel keep the scalar one
   k.name = "avx2";
-  auto set = [&k](GgmlType t, DequantizeFn dq, VecDotFn dot) {
+  // Every type with an AVX2 vec_dot gets a matmul over that vec_dot (or a tiled kernel
+  // with the same float operations), never the scalar set's.
+  auto set = [&k](GgmlType t, DequantizeFn dq, VecDotFn dot, MatMulFn mm) {
     k.dequantize[static_cast<uint32_t>(t)] = dq;
     k.vec_dot[static_cast<uint32_t>(t)] = dot;
+    k.matmul[static_cast<uint32_t>(t)] = mm;
   };
-  set(GgmlType::kF32, k.Dequantize(GgmlType::kF32), DotF32);
-  set(GgmlType::kF16, DequantF16, DotHalf<false>);
-  set(GgmlType::kBF16, DequantBF16, DotHalf<true>);
-  set(GgmlType::kQ4_0, DequantQ4_0, DotLegacyQ8_0<BlockQ4_0, UnpackQ4_0>);
-  set(GgmlType::kQ4_1, DequantQ4_1, DotLegacyQ8_1<BlockQ4_1, UnpackQ4_1>);
-  set(GgmlType::kQ5_0, DequantQ5_0, DotLegacyQ8_0<BlockQ5_0, UnpackQ5_0>);
-  set(GgmlType::kQ5_1, DequantQ5_1, DotLegacyQ8_1<BlockQ5_1, UnpackQ5_1>);
-  set(GgmlType::kQ8_0, DequantQ8_0, DotLegacyQ8_0<BlockQ8_0, UnpackQ8_0>);
-  set(GgmlType::kQ4_K, DequantQ45_K<false>, DotQ45_K<false>);
-  set(GgmlType::kQ5_K, DequantQ45_K<true>, DotQ45_K<true>);
-  set(GgmlType::kQ6_K, DequantQ6_K, DotQ6_K);
+  set(GgmlType::kF32, k.Dequantize(GgmlType::kF32), DotF32, MatMulByVecDot<DotF32>);
+  set(GgmlType::kF16, DequantF16, DotHalf<false>, MatMulByVecDot<DotHalf<false>>);
+  set(GgmlType::kBF16, DequantBF16, DotHalf<true>, MatMulByVecDot<DotHalf<true>>);
+  set(GgmlType::kQ4_0, DequantQ4_0, DotLegacyQ8_0<BlockQ4_0, UnpackQ4_0>,
+      MatMulTiled<LegacyQ8_0Tiles<BlockQ4_0>>);
+  set(GgmlType::kQ4_1, DequantQ4_1, DotLegacyQ8_1<BlockQ4_1, UnpackQ4_1>,
+      MatMulByVecDot<DotLegacyQ8_1<BlockQ4_1, UnpackQ4_1>>);
+  set(GgmlType::kQ5_0, DequantQ5_0, DotLegacyQ8_0<BlockQ5_0, UnpackQ5_0>,
+      MatMulTiled<LegacyQ8_0Tiles<BlockQ5_0>>);
+  set(GgmlType::kQ5_1, DequantQ5_1, DotLegacyQ8_1<BlockQ5_1, UnpackQ5_1>,
+      MatMulByVecDot<DotLegacyQ8_1<BlockQ5_1, UnpackQ5_1>>);
+  set(GgmlType::kQ8_0, DequantQ8_0, DotLegacyQ8_0<BlockQ8_0, UnpackQ8_0>,
+      MatMulTiled<LegacyQ8_0Tiles<BlockQ8_0>>);
+  set(GgmlType::kQ4_K, DequantQ45_K<false>, DotQ45_K<false>, MatMulTiled<Q45_KTiles<false>>);
+  set(GgmlType::kQ5_K, DequantQ45_K<true>, DotQ45_K<true>, MatMulTiled<Q45_KTiles<true>>);
+  set(GgmlType::kQ6_K, DequantQ6_K, DotQ6_K, MatMulTiled<Q6_KTiles>);
   k.quantize[static_cast<uint32_t>(GgmlType::kF16)] = QuantF16;
   k.quantize[static_cast<uint32_t>(GgmlType::kQ8_0)] = QuantQ8_0;
   k.quantize[static_cast<uint32_t>(GgmlType::kQ8_1)] = QuantQ8_1;

@@ -588,9 +588,11 @@ TEST(QuantKernels, EverySupportedTypeHasEveryKernel) {
     for (GgmlType t : kWeightTypes) {
       EXPECT_NE(k->Dequantize(t), nullptr) << k->name << " " << Traits(t)->name;
       EXPECT_NE(k->Dot(t), nullptr) << k->name << " " << Traits(t)->name;
+      EXPECT_NE(k->MatMul(t), nullptr) << k->name << " " << Traits(t)->name;
       EXPECT_NE(k->Quantize(Traits(t)->vec_dot_type), nullptr) << k->name;
     }
     EXPECT_EQ(k->Dot(static_cast<GgmlType>(1000)), nullptr);
+    EXPECT_EQ(k->MatMul(static_cast<GgmlType>(1000)), nullptr);
   }
 }
 

@@ -1,0 +1,286 @@
+// KernelSet::MatMul: every result bit-identical to the same set's vec_dot of that (weight
+// row, activation row) pair, for every weight type, tile remainder, stride and ldy.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/cpu_features.h"
+#include "engine/quant.h"
+
+namespace gantry::engine {
+namespace {
+
+uint32_t Bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+const GgmlType kWeightTypes[] = {
+    GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
+    GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
+    GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K,
+};
+
+// Byte offsets of the fp16 scale fields of each block type.
+std::vector<int> HalfFields(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ8_0:
+      return {0};
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_1:
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+      return {0, 2};
+    case GgmlType::kQ6_K:
+      return {208};
+    default:
+      return {};
+  }
+}
+
+// `rows` random valid weight rows, `stride` bytes apart: random quant bytes with fp16
+// scales of sensible magnitude and either sign, finite random F16/BF16/F32 values. The
+// padding between rows is random too.
+std::vector<uint8_t> RandomWeights(GgmlType t, int64_t rows, int64_t n, int64_t stride,
+                                   std::mt19937& rng) {
+  std::vector<uint8_t> w(static_cast<size_t>(rows * stride));
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (auto& b : w) b = static_cast<uint8_t>(byte(rng));
+  std::uniform_real_distribution<float> expo(-4.0f, 0.0f);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* row = w.data() + r * stride;
+    if (t == GgmlType::kF32 || t == GgmlType::kF16 || t == GgmlType::kBF16) {
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = normal(rng);
+        if (t == GgmlType::kF32) std::memcpy(row + 4 * i, &v, 4);
+        const uint16_t h = t == GgmlType::kF16 ? Fp32ToFp16(v) : Fp32ToBf16(v);
+        if (t != GgmlType::kF32) std::memcpy(row + 2 * i, &h, 2);
+      }
+      continue;
+    }
+    const TypeTraits* tr = Traits(t);
+    for (int64_t b = 0; b < n / tr->block_elems; ++b) {
+      for (int off : HalfFields(t)) {
+        const float v = std::pow(10.0f, expo(rng));
+        const uint16_t h = Fp32ToFp16(byte(rng) < 64 ? -v : v);
+        std::memcpy(row + b * tr->block_bytes + off, &h, 2);
+      }
+    }
+  }
+  return w;
+}
+
+// `cols` activation rows quantized with `k` to the vec_dot_type of `t`, `stride` bytes
+// apart. Row magnitudes vary; every fourth row has an all-zero first block (d = 0).
+std::vector<uint8_t> RandomActivations(const KernelSet& k, GgmlType t, int64_t cols, int64_t n,
+                                       int64_t stride, std::mt19937& rng) {
+  const GgmlType at = Traits(t)->vec_dot_type;
+  std::vector<uint8_t> a(static_cast<size_t>(cols * stride), 0xA5);
+  const float scales[] = {1.0f, 1e-3f, 30.0f};
+  for (int64_t c = 0; c < cols; ++c) {
+    std::normal_distribution<float> normal(0.0f, scales[c % 3]);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = normal(rng);
+    if (c % 4 == 3) {
+      for (int64_t i = 0; i < std::min<int64_t>(n, Traits(at)->block_elems); ++i) x[i] = 0.0f;
+    }
+    k.Quantize(at)(x.data(), a.data() + c * stride, n);
+  }
+  return a;
+}
+
+std::vector<int64_t> Lengths(GgmlType t) {
+  const int be = Traits(t)->block_elems;
+  if (be == 1) return {7, 64, 640};
+  if (be == kQK) return {32, 64, 96, 640};  // 1, 2, 3 and 20 blocks
+  return {256, 512, 768};
+}
+
+// The AVX2 kernels must exist whenever the CPU can run them; only a CPU without
+// AVX2/FMA/F16C (or a non-x86 build) skips the AVX2 set.
+bool Avx2Unavailable() {
+  const CpuFeatures& f = DetectCpuFeatures();
+  const bool cpu_has = f.avx2 && f.fma && f.f16c;
+  EXPECT_FALSE(cpu_has && Avx2Kernels() == nullptr) << "CPU has AVX2/FMA/F16C but no kernels";
+  return Avx2Kernels() == nullptr;
+}
+
+constexpr uint32_t kSentinel = 0x7FC0DEADu;  // a NaN no kernel produces
+
+// Runs the set's MatMul for one shape and compares every result with its vec_dot; the
+// entries of y outside the rows x cols block (ldy padding) must keep the sentinel.
+void CheckShape(const KernelSet& k, GgmlType t, int64_t rows, int64_t cols, int64_t n,
+                int64_t w_pad, int64_t a_pad, int64_t ldy, std::mt19937& rng) {
+  SCOPED_TRACE(std::string(k.name) + " " + Traits(t)->name + " rows=" + std::to_string(rows) +
+               " cols=" + std::to_string(cols) + " n=" + std::to_string(n) +
+               " ldy=" + std::to_string(ldy));
+  const GgmlType at = Traits(t)->vec_dot_type;
+  const int64_t w_stride = RowBytes(t, n) + w_pad;
+  const int64_t a_stride = RowBytes(at, n) + a_pad;
+  const std::vector<uint8_t> w = RandomWeights(t, rows, n, w_stride, rng);
+  const std::vector<uint8_t> a = RandomActivations(k, t, cols, n, a_stride, rng);
+  std::vector<uint32_t> y(static_cast<size_t>(cols * ldy), kSentinel);
+  auto* yf = reinterpret_cast<float*>(y.data());
+  ASSERT_NE(k.MatMul(t), nullptr);
+  k.MatMul(t)(w.data(), w_stride, rows, a.data(), a_stride, cols, n, yf, ldy);
+  for (int64_t c = 0; c < cols; ++c) {
+    for (int64_t r = 0; r < ldy; ++r) {
+      const uint32_t got = y[c * ldy + r];
+      if (r >= rows) {
+        ASSERT_EQ(got, kSentinel) << "wrote outside the product at c=" << c << " r=" << r;
+        continue;
+      }
+      const float want = k.Dot(t)(w.data() + r * w_stride, a.data() + c * a_stride, n);
+      ASSERT_EQ(got, Bits(want)) << "pair r=" << r << " c=" << c << ": got " << yf[c * ldy + r]
+                                 << " want " << want;
+    }
+  }
+}
+
+class QuantMatMulTest : public testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    if (std::string(GetParam()) == "avx2" && Avx2Unavailable()) {
+      GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
+    }
+  }
+  const KernelSet& kernels() {
+    return std::string(GetParam()) == "avx2" ? *Avx2Kernels() : ScalarKernels();
+  }
+};
+
+TEST_P(QuantMatMulTest, EveryTypeHasAMatMul) {
+  for (GgmlType t : kWeightTypes) EXPECT_NE(kernels().MatMul(t), nullptr) << Traits(t)->name;
+  EXPECT_EQ(kernels().MatMul(GgmlType::kQ8_1), nullptr);
+  EXPECT_EQ(kernels().MatMul(GgmlType::kQ8_K), nullptr);
+  EXPECT_EQ(kernels().MatMul(GgmlType::kQ2_K), nullptr);
+  EXPECT_EQ(kernels().MatMul(static_cast<GgmlType>(1000)), nullptr);
+}
+
+// Rows and cols around and off the tile sizes; one block and several (odd and even
+// counts); alternately padded row strides; ldy both equal to and larger than rows.
+TEST_P(QuantMatMulTest, BitIdenticalToVecDotPerPair) {
+  std::mt19937 rng(11);
+  for (GgmlType t : kWeightTypes) {
+    for (int64_t n : Lengths(t)) {
+      int shape = 0;
+      for (int64_t rows : {1, 3, 5, 7, 17}) {
+        for (int64_t cols : {1, 2, 3, 5, 9}) {
+          const int64_t pad = shape % 2 == 0 ? 0 : 64;
+          const int64_t ldy = shape % 3 == 0 ? rows : rows + 3;
+          ++shape;
+          ASSERT_NO_FATAL_FAILURE(CheckShape(kernels(), t, rows, cols, n, pad, pad, ldy, rng));
+        }
+      }
+    }
+  }
+}
+
+// Enough activation rows of a long row length that the tiled kernels split them into
+// several panels.
+TEST_P(QuantMatMulTest, LongRowsManyColsBitIdentical) {
+  std::mt19937 rng(12);
+  for (GgmlType t : kWeightTypes) {
+    ASSERT_NO_FATAL_FAILURE(CheckShape(kernels(), t, /*rows=*/6, /*cols=*/61, /*n=*/4096,
+                                       /*w_pad=*/0, /*a_pad=*/32, /*ldy=*/7, rng));
+  }
+}
+
+TEST_P(QuantMatMulTest, EmptyProductWritesNothing) {
+  std::mt19937 rng(13);
+  for (GgmlType t : kWeightTypes) {
+    const int64_t n = Traits(t)->block_elems == 1 ? 64 : Traits(t)->block_elems;
+    const int64_t w_stride = RowBytes(t, n);
+    const int64_t a_stride = RowBytes(Traits(t)->vec_dot_type, n);
+    const std::vector<uint8_t> w = RandomWeights(t, 4, n, w_stride, rng);
+    const std::vector<uint8_t> a = RandomActivations(kernels(), t, 4, n, a_stride, rng);
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{0, 4}, {4, 0}, {0, 0}}) {
+      std::vector<uint32_t> y(32, kSentinel);
+      kernels().MatMul(t)(w.data(), w_stride, rows, a.data(), a_stride, cols, n,
+                          reinterpret_cast<float*>(y.data()), 4);
+      EXPECT_EQ(y, std::vector<uint32_t>(32, kSentinel))
+          << Traits(t)->name << " rows=" << rows << " cols=" << cols;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Quant, QuantMatMulTest, testing::Values("scalar", "avx2"),
+                         [](const testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
+                         });
+
+// Not a check: prints the time per (weight row x activation row) pair of Kernels()'s
+// MatMul against a loop over its vec_dot, single-threaded, for the default model's shapes.
+// Run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'.
+TEST(QuantMatMul, DISABLED_Throughput) {
+  struct Case {
+    GgmlType t;
+    int64_t rows, n;
+  };
+  const Case cases[] = {
+      {GgmlType::kQ8_0, 2048, 640},
+      {GgmlType::kQ5_0, 2048, 640},
+      {GgmlType::kQ4_K, 640, 2048},
+      {GgmlType::kQ6_K, 640, 2048},
+  };
+  const KernelSet& k = Kernels();
+  std::mt19937 rng(14);
+  using Clock = std::chrono::steady_clock;
+  std::printf("kernel set %s; ns per pair (vec_dot loop / matmul)\n", k.name);
+  for (const Case& cs : cases) {
+    const int64_t w_stride = RowBytes(cs.t, cs.n);
+    const int64_t a_stride = RowBytes(Traits(cs.t)->vec_dot_type, cs.n);
+    const std::vector<uint8_t> w = RandomWeights(cs.t, cs.rows, cs.n, w_stride, rng);
+    for (int64_t cols : {1, 4, 16, 64}) {
+      const std::vector<uint8_t> a = RandomActivations(k, cs.t, cols, cs.n, a_stride, rng);
+      std::vector<float> y(static_cast<size_t>(cols * cs.rows));
+      const VecDotFn dot = k.Dot(cs.t);
+      const MatMulFn mm = k.MatMul(cs.t);
+      auto loop = [&] {
+        for (int64_t r = 0; r < cs.rows; ++r) {
+          for (int64_t c = 0; c < cols; ++c) {
+            y[c * cs.rows + r] = dot(w.data() + r * w_stride, a.data() + c * a_stride, cs.n);
+          }
+        }
+      };
+      auto tiled = [&] {
+        mm(w.data(), w_stride, cs.rows, a.data(), a_stride, cols, cs.n, y.data(), cs.rows);
+      };
+      // Best of five runs of about rows x 1024 pairs each, after a warm-up run.
+      auto time = [&](auto&& f) {
+        const int reps = static_cast<int>(std::max<int64_t>(1, 1024 / cols));
+        f();
+        double best = 1e30;
+        for (int round = 0; round < 5; ++round) {
+          const auto t0 = Clock::now();
+          for (int i = 0; i < reps; ++i) f();
+          const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+          best = std::min(best, ns / reps / static_cast<double>(cs.rows * cols));
+        }
+        return best;
+      };
+      const double t_loop = time(loop);
+      const double t_tiled = time(tiled);
+      std::printf("%-5s %5lld x %5lld cols=%-3lld  loop %7.2f ns  matmul %7.2f ns  (x%.2f)\n",
+                  Traits(cs.t)->name, static_cast<long long>(cs.rows), static_cast<long long>(cs.n),
+                  static_cast<long long>(cols), t_loop, t_tiled, t_loop / t_tiled);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gantry::engine
