@@ -32,6 +32,19 @@ for t in 1 2; do
 done
 
 echo
+echo "Continuous batching: sequences decoded together in one pass (gantry; the serving scheduler's step)"
+echo
+echo "| engine | threads | sequences | total tg tok/s |"
+echo "|---|---|---|---|"
+for t in 1 2; do
+  for n in 4 8 16; do
+    line=$(build/gantry-engine-bench --model "$model" --threads "$t" --prompt-tokens 32 --gen-tokens 32 --reps 2 --sequences "$n")
+    echo "$line" >&2
+    echo "$line" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("| gantry | %d | %d | %.1f |" % (d["threads"], d["batch_sequences"], d["batch_tg_tok_s"]))'
+  done
+done
+
+echo
 echo "| engine | threads | batch | MiniLM sentences/s |"
 echo "|---|---|---|---|"
 build/gantry_engine_model_tests --gtest_filter='MiniLmParity.Throughput' 2>/dev/null |

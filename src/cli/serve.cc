@@ -44,7 +44,8 @@ Result<server::ServerOptions> ParseServerOptions(const ConfigNode& root) {
 namespace {
 
 Result<std::shared_ptr<const ConfigDoc>> LoadConfig(const std::string& file) {
-  if (file.empty()) return ConfigDoc::Parse("{}", "<embedded defaults>");
+  if (file.empty())
+    return ConfigDoc::Parse(gateway::EmbeddedDefaultConfig(), "<embedded defaults>");
   return ConfigDoc::Load(file);
 }
 

@@ -16,10 +16,13 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
+#include "engine/tokenizer.h"
 
 namespace gantry::engine {
 
@@ -28,8 +31,28 @@ struct ChatTurn {
   std::string content;
 };
 
+// One piece of a rendered prompt: a control token of the format ("<start_of_turn>") or
+// plain text (role names, message contents, newlines).
+struct ChatSegment {
+  bool control = false;
+  std::string text;
+};
+
 // kInvalidArgument naming the offending message (index and role) when the roles do
-// not follow the rules above or the conversation is empty.
+// not follow the rules above or the conversation is empty. Adjacent text is merged into
+// one segment.
+Result<std::vector<ChatSegment>> RenderGemmaChatSegments(std::span<const ChatTurn> turns,
+                                                         bool add_generation_prompt);
+// The segments concatenated: the prompt as text.
 Result<std::string> RenderGemmaChat(std::span<const ChatTurn> turns, bool add_generation_prompt);
+
+// Prompt token ids: what the tokenizer adds in front (<bos>), each control segment as its
+// one token, each text segment tokenized with parse_special = false. For contents free of
+// control-token texts this equals Encode(RenderGemmaChat(...), true, true) (llama.cpp's
+// way); a message that contains "<end_of_turn>" or "<start_of_turn>" stays plain text
+// instead of forging turn boundaries. kInvalidArgument when a control token is not in the
+// vocabulary.
+Result<std::vector<int32_t>> EncodeChat(std::span<const ChatSegment> segments,
+                                        const Tokenizer& tokenizer);
 
 }  // namespace gantry::engine

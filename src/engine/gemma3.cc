@@ -194,32 +194,47 @@ std::unique_ptr<Gemma3State> Gemma3Model::NewState(int n_ctx) const {
   auto s = std::unique_ptr<Gemma3State>(new Gemma3State());
   s->n_ctx_ = std::clamp(n_ctx, 1, hp_.n_ctx_train);
   s->kv_dim_ = hp_.n_head_kv * hp_.head_dim;
-  const size_t kv = static_cast<size_t>(hp_.n_layer) * s->n_ctx_ * s->kv_dim_;
-  s->k_.assign(kv, 0);
-  s->v_.assign(kv, 0);
-  const size_t q_dim = static_cast<size_t>(hp_.n_head) * hp_.head_dim;
-  s->x_.resize(hp_.n_embd);
-  s->xn_.resize(hp_.n_embd);
-  s->q_.resize(q_dim);
-  s->k_cur_.resize(s->kv_dim_);
-  s->v_cur_.resize(s->kv_dim_);
-  s->attn_.resize(q_dim);
-  s->o_.resize(hp_.n_embd);
-  s->gate_.resize(hp_.n_ff);
-  s->up_.resize(hp_.n_ff);
-  s->scores_.resize(s->n_ctx_);
-  s->q16_.resize(hp_.head_dim);
-  s->vrow_.resize(hp_.head_dim);
-  const int64_t widest = std::max<int64_t>({hp_.n_embd, hp_.n_ff, static_cast<int64_t>(q_dim)});
-  s->xq_.resize(static_cast<size_t>(RowBytes(GgmlType::kF32, widest)));
+  s->k_.resize(hp_.n_layer);
+  s->v_.resize(hp_.n_layer);
   return s;
+}
+
+size_t Gemma3State::kv_bytes() const {
+  return static_cast<size_t>(capacity_) * kv_dim_ * sizeof(uint16_t) * 2 * k_.size();
+}
+
+void Gemma3State::Reserve(int positions) {
+  if (positions <= capacity_) return;
+  const int grown = std::min(n_ctx_, std::max({positions, 2 * capacity_, 64}));
+  for (size_t il = 0; il < k_.size(); ++il) {
+    k_[il].resize(static_cast<size_t>(grown) * kv_dim_);
+    v_[il].resize(static_cast<size_t>(grown) * kv_dim_);
+  }
+  capacity_ = grown;
+}
+
+size_t Gemma3Scratch::bytes() const {
+  size_t n =
+      (x_.capacity() + xn_.capacity() + q_.capacity() + k_.capacity() + v_.capacity() +
+       attn_.capacity() + o_.capacity() + gate_.capacity() + up_.capacity() + logits_.capacity()) *
+          sizeof(float) +
+      xq_.capacity();
+  for (const auto& t : threads_) {
+    n += t.scores.capacity() * sizeof(float) + t.q16.capacity() * 2 + t.vrow.capacity() * 4;
+  }
+  return n;
 }
 
 Status Gemma3Model::Forward(std::span<const int32_t> tokens, Gemma3State& state,
                             std::span<float> logits, Workers& workers) const {
-  if (!logits.empty() && logits.size() != static_cast<size_t>(hp_.n_vocab)) {
-    return InvalidArgument("logits buffer must hold n_vocab floats");
+  if (!state.scratch_) state.scratch_ = std::make_unique<Gemma3Scratch>();
+  if (tokens.empty()) {
+    if (!logits.empty() && logits.size() != static_cast<size_t>(hp_.n_vocab)) {
+      return InvalidArgument("logits buffer must hold n_vocab floats");
+    }
+    return OkStatus();
   }
+  // Validate the whole span first so an error leaves the state untouched.
   if (state.n_past_ + static_cast<int64_t>(tokens.size()) > state.n_ctx_) {
     return Status(StatusCode::kResourceExhausted, "context full: " + std::to_string(state.n_past_) +
                                                       " + " + std::to_string(tokens.size()) +
@@ -232,118 +247,240 @@ Status Gemma3Model::Forward(std::span<const int32_t> tokens, Gemma3State& state,
                              std::to_string(hp_.n_vocab - 1) + ")");
     }
   }
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    const bool last = i + 1 == tokens.size();
-    Step(tokens[i], state, last && !logits.empty(), logits, workers);
+  if (!logits.empty() && logits.size() != static_cast<size_t>(hp_.n_vocab)) {
+    return InvalidArgument("logits buffer must hold n_vocab floats");
+  }
+  constexpr size_t kChunk = 256;
+  for (size_t i = 0; i < tokens.size(); i += kChunk) {
+    const size_t n = std::min(kChunk, tokens.size() - i);
+    Gemma3BatchItem item{&state, tokens.subspan(i, n),
+                         i + n == tokens.size() ? logits : std::span<float>()};
+    RETURN_IF_ERROR(ForwardBatch({&item, 1}, *state.scratch_, workers));
   }
   return OkStatus();
 }
 
-void Gemma3Model::MatVec(const WeightMatrix& w, const float* x, float* y, Gemma3State& s,
-                         Workers& workers) const {
+void Gemma3Model::MatMul(const WeightMatrix& w, const float* x, int tokens, float* y,
+                         Gemma3Scratch& sc, Workers& workers) const {
   const KernelSet& k = Kernels();
   const GgmlType act = Traits(w.type)->vec_dot_type;
-  // Quantize the activations once, as ggml does, then split the rows across threads.
-  if (act == GgmlType::kQ8_0) {
-    QuantizeQ8_0LikeLlamaCpp(x, s.xq_.data(), w.cols);
+  const int64_t a_row_bytes = RowBytes(act, w.cols);
+  // Quantize the activations once per token, as ggml does, then split the weight rows
+  // across threads; each thread multiplies its rows with every token.
+  const QuantizeFn quantize = act == GgmlType::kQ8_0 ? QuantizeQ8_0LikeLlamaCpp : k.Quantize(act);
+  uint8_t* xq = sc.xq_.data();
+  auto quantize_rows = [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) quantize(x + t * w.cols, xq + t * a_row_bytes, w.cols);
+  };
+  if (tokens >= 8) {
+    workers.ParallelFor(tokens, 1, quantize_rows);
   } else {
-    k.Quantize(act)(x, s.xq_.data(), w.cols);
+    quantize_rows(0, tokens, 0);
   }
-  const auto dot = k.Dot(w.type);
-  const uint8_t* xq = s.xq_.data();
+  if (tokens == 1) {
+    // One token (plain decoding): the row-by-row dot streams the weights fastest (the
+    // tiles pay off only when a weight block is reused across tokens). Same results.
+    const VecDotFn dot = k.Dot(w.type);
+    workers.ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int) {
+      for (int64_t r = begin; r < end; ++r) y[r] = dot(w.data + r * w.row_bytes, xq, w.cols);
+    });
+    return;
+  }
+  const MatMulFn matmul = k.MatMul(w.type);
   workers.ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int) {
-    for (int64_t r = begin; r < end; ++r) y[r] = dot(w.data + r * w.row_bytes, xq, w.cols);
+    matmul(w.data + begin * w.row_bytes, w.row_bytes, end - begin, xq, a_row_bytes, tokens, w.cols,
+           y + begin, w.rows);
   });
 }
 
-void Gemma3Model::Attention(int il, int pos, Gemma3State& s) const {
+void Gemma3Model::Attention(int il, int tokens, Gemma3Scratch& sc, Workers& workers) const {
   const int hd = hp_.head_dim;
   const int group = hp_.n_head / hp_.n_head_kv;
-  const size_t layer_off = static_cast<size_t>(il) * s.n_ctx_ * s.kv_dim_;
-  const uint16_t* kc = s.k_.data() + layer_off;
-  const uint16_t* vc = s.v_.data() + layer_off;
-  int first = 0;
-  if (!hp_.IsGlobal(il)) first = std::max(0, pos - hp_.sliding_window + 1);
+  const int q_dim = hp_.n_head * hd;
   const KernelSet& k = Kernels();
   const auto dot_f16 = k.Dot(GgmlType::kF16);
   const auto to_f32 = k.Dequantize(GgmlType::kF16);
-  uint16_t* qh = s.q16_.data();
-  float* vrow = s.vrow_.data();
-  for (int h = 0; h < hp_.n_head; ++h) {
-    const int kvh = h / group;
-    // As ggml: q converted to F16, dotted with the F16 keys in F32.
-    k.Quantize(GgmlType::kF16)(s.q_.data() + h * hd, qh, hd);
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int j = first; j <= pos; ++j) {
-      const float dot = dot_f16(kc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, qh, hd);
-      s.scores_[j] = dot;
-      mx = std::max(mx, dot);
-    }
-    double sum = 0.0;
-    for (int j = first; j <= pos; ++j) {
-      const float e = std::exp(s.scores_[j] - mx);
-      s.scores_[j] = e;
-      sum += e;
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    float* out = s.attn_.data() + h * hd;
-    std::fill(out, out + hd, 0.0f);
-    for (int j = first; j <= pos; ++j) {
-      // ... and the softmax weights converted to F16 for the product with F16 V.
-      const float p = Fp16ToFp32(Fp32ToFp16(s.scores_[j] * inv));
-      to_f32(vc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, vrow, hd);
-      for (int d = 0; d < hd; ++d) out[d] += p * vrow[d];
-    }
-  }
+  const auto to_f16 = k.Quantize(GgmlType::kF16);
+  workers.ParallelFor(
+      static_cast<int64_t>(tokens) * hp_.n_head, 1, [&](int64_t begin, int64_t end, int thread) {
+        Gemma3Scratch::ThreadScratch& ts = sc.threads_[thread];
+        uint16_t* qh = ts.q16.data();
+        float* vrow = ts.vrow.data();
+        float* scores = ts.scores.data();
+        for (int64_t job = begin; job < end; ++job) {
+          const int t = static_cast<int>(job / hp_.n_head);
+          const int h = static_cast<int>(job % hp_.n_head);
+          const Gemma3State& s = *sc.row_state_[t];
+          const int pos = sc.row_pos_[t];
+          const int kvh = h / group;
+          const uint16_t* kc = s.k_[il].data();
+          const uint16_t* vc = s.v_[il].data();
+          const int first = hp_.IsGlobal(il) ? 0 : std::max(0, pos - hp_.sliding_window + 1);
+          // As ggml: q converted to F16, dotted with the F16 keys in F32.
+          to_f16(sc.q_.data() + static_cast<size_t>(t) * q_dim + h * hd, qh, hd);
+          float mx = -std::numeric_limits<float>::infinity();
+          for (int j = first; j <= pos; ++j) {
+            const float dot = dot_f16(kc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, qh, hd);
+            scores[j] = dot;
+            mx = std::max(mx, dot);
+          }
+          double sum = 0.0;
+          for (int j = first; j <= pos; ++j) {
+            const float e = std::exp(scores[j] - mx);
+            scores[j] = e;
+            sum += e;
+          }
+          const float inv = static_cast<float>(1.0 / sum);
+          float* out = sc.attn_.data() + static_cast<size_t>(t) * q_dim + h * hd;
+          std::fill(out, out + hd, 0.0f);
+          for (int j = first; j <= pos; ++j) {
+            // ... and the softmax weights converted to F16 for the product with F16 V.
+            const float p = Fp16ToFp32(Fp32ToFp16(scores[j] * inv));
+            to_f32(vc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, vrow, hd);
+            for (int d = 0; d < hd; ++d) out[d] += p * vrow[d];
+          }
+        }
+      });
 }
 
-void Gemma3Model::Step(int32_t token, Gemma3State& s, bool want_logits, std::span<float> logits,
-                       Workers& workers) const {
+Status Gemma3Model::ForwardBatch(std::span<const Gemma3BatchItem> items, Gemma3Scratch& sc,
+                                 Workers& workers) const {
+  // ---- validate everything before touching any state ----
+  int64_t total = 0;
+  int n_logits = 0;
+  int max_ctx = 1;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Gemma3BatchItem& it = items[i];
+    const std::string where = "batch item " + std::to_string(i) + ": ";
+    if (it.state == nullptr) return InvalidArgument(where + "no state");
+    for (size_t j = 0; j < i; ++j) {
+      if (items[j].state == it.state) return InvalidArgument(where + "state used twice");
+    }
+    if (it.tokens.empty()) return InvalidArgument(where + "no tokens");
+    if (!it.logits.empty()) {
+      if (it.logits.size() != static_cast<size_t>(hp_.n_vocab)) {
+        return InvalidArgument(where + "logits buffer must hold n_vocab floats");
+      }
+      ++n_logits;
+    }
+    const Gemma3State& s = *it.state;
+    if (s.n_past_ + static_cast<int64_t>(it.tokens.size()) > s.n_ctx_) {
+      return Status(StatusCode::kResourceExhausted,
+                    where + "context full: " + std::to_string(s.n_past_) + " + " +
+                        std::to_string(it.tokens.size()) + " tokens exceed n_ctx " +
+                        std::to_string(s.n_ctx_));
+    }
+    for (int32_t t : it.tokens) {
+      if (t < 0 || t >= hp_.n_vocab) {
+        return InvalidArgument(where + "token id " + std::to_string(t) +
+                               " is outside the vocabulary (0.." + std::to_string(hp_.n_vocab - 1) +
+                               ")");
+      }
+    }
+    total += static_cast<int64_t>(it.tokens.size());
+    max_ctx = std::max(max_ctx, s.n_past_ + static_cast<int>(it.tokens.size()));
+  }
+  if (total == 0) return OkStatus();
+  if (total > (1 << 20)) return InvalidArgument("batch too large: " + std::to_string(total));
+  const int T = static_cast<int>(total);
+
+  // ---- size the scratch ----
   const int n = hp_.n_embd;
   const int hd = hp_.head_dim;
-  const int pos = s.n_past_;
-  float* x = s.x_.data();
-  float* xn = s.xn_.data();
+  const int q_dim = hp_.n_head * hd;
+  const int kv_dim = hp_.n_head_kv * hd;
+  const int n_ff = hp_.n_ff;
+  auto fit = [](auto& v, size_t size) {
+    if (v.size() < size) v.resize(size);
+  };
+  fit(sc.x_, static_cast<size_t>(T) * n);
+  fit(sc.xn_, static_cast<size_t>(T) * n);
+  fit(sc.q_, static_cast<size_t>(T) * q_dim);
+  fit(sc.k_, static_cast<size_t>(T) * kv_dim);
+  fit(sc.v_, static_cast<size_t>(T) * kv_dim);
+  fit(sc.attn_, static_cast<size_t>(T) * q_dim);
+  fit(sc.o_, static_cast<size_t>(T) * n);
+  fit(sc.gate_, static_cast<size_t>(T) * n_ff);
+  fit(sc.up_, static_cast<size_t>(T) * n_ff);
+  fit(sc.logits_, static_cast<size_t>(n_logits) * hp_.n_vocab);
+  const int64_t widest = std::max<int64_t>({n, n_ff, q_dim});
+  fit(sc.xq_, static_cast<size_t>(T * RowBytes(GgmlType::kF32, widest)));
+  if (sc.threads_.size() < static_cast<size_t>(workers.size())) sc.threads_.resize(workers.size());
+  for (auto& ts : sc.threads_) {
+    fit(ts.scores, static_cast<size_t>(max_ctx));
+    fit(ts.q16, static_cast<size_t>(hd));
+    fit(ts.vrow, static_cast<size_t>(hd));
+  }
+  sc.row_state_.clear();
+  sc.row_pos_.clear();
+  for (const auto& it : items) {
+    it.state->Reserve(it.state->n_past_ + static_cast<int>(it.tokens.size()));
+    for (size_t j = 0; j < it.tokens.size(); ++j) {
+      sc.row_state_.push_back(it.state);
+      sc.row_pos_.push_back(it.state->n_past_ + static_cast<int>(j));
+    }
+  }
 
-  DequantizeRow(tok_embd_.type, tok_embd_.data + token * tok_embd_.row_bytes, x, n);
+  // ---- embeddings ----
   const float emb_scale = std::sqrt(static_cast<float>(n));
-  for (int i = 0; i < n; ++i) x[i] *= emb_scale;
+  {
+    int t = 0;
+    for (const auto& it : items) {
+      for (int32_t token : it.tokens) {
+        float* x = sc.x_.data() + static_cast<size_t>(t++) * n;
+        DequantizeRow(tok_embd_.type, tok_embd_.data + token * tok_embd_.row_bytes, x, n);
+        for (int i = 0; i < n; ++i) x[i] *= emb_scale;
+      }
+    }
+  }
 
   const auto& gelu = GeluTable();
   for (int il = 0; il < hp_.n_layer; ++il) {
     const Layer& L = layers_[il];
     const float base = hp_.IsGlobal(il) ? hp_.rope_base_global : hp_.rope_base_local;
-
-    RmsNorm(x, L.attn_norm, xn, n, hp_.rms_eps);
-    MatVec(L.wq, xn, s.q_.data(), s, workers);
-    MatVec(L.wk, xn, s.k_cur_.data(), s, workers);
-    MatVec(L.wv, xn, s.v_cur_.data(), s, workers);
-    for (int h = 0; h < hp_.n_head; ++h) {
-      float* q = s.q_.data() + h * hd;
-      RmsNorm(q, L.q_norm, q, hd, hp_.rms_eps);
-      RopeNeox(q, hd, pos, base);
-      for (int d = 0; d < hd; ++d) q[d] *= hp_.attn_scale;
+    for (int t = 0; t < T; ++t) {
+      RmsNorm(sc.x_.data() + static_cast<size_t>(t) * n, L.attn_norm,
+              sc.xn_.data() + static_cast<size_t>(t) * n, n, hp_.rms_eps);
     }
-    const size_t slot = (static_cast<size_t>(il) * s.n_ctx_ + pos) * s.kv_dim_;
-    for (int h = 0; h < hp_.n_head_kv; ++h) {
-      float* k = s.k_cur_.data() + h * hd;
-      RmsNorm(k, L.k_norm, k, hd, hp_.rms_eps);
-      RopeNeox(k, hd, pos, base);
+    MatMul(L.wq, sc.xn_.data(), T, sc.q_.data(), sc, workers);
+    MatMul(L.wk, sc.xn_.data(), T, sc.k_.data(), sc, workers);
+    MatMul(L.wv, sc.xn_.data(), T, sc.v_.data(), sc, workers);
+    for (int t = 0; t < T; ++t) {
+      const int pos = sc.row_pos_[t];
+      for (int h = 0; h < hp_.n_head; ++h) {
+        float* q = sc.q_.data() + static_cast<size_t>(t) * q_dim + h * hd;
+        RmsNorm(q, L.q_norm, q, hd, hp_.rms_eps);
+        RopeNeox(q, hd, pos, base);
+        for (int d = 0; d < hd; ++d) q[d] *= hp_.attn_scale;
+      }
+      float* kt = sc.k_.data() + static_cast<size_t>(t) * kv_dim;
+      const float* vt = sc.v_.data() + static_cast<size_t>(t) * kv_dim;
+      for (int h = 0; h < hp_.n_head_kv; ++h) {
+        float* k = kt + h * hd;
+        RmsNorm(k, L.k_norm, k, hd, hp_.rms_eps);
+        RopeNeox(k, hd, pos, base);
+      }
+      Gemma3State& s = *sc.row_state_[t];
+      uint16_t* kslot = s.k_[il].data() + static_cast<size_t>(pos) * kv_dim;
+      uint16_t* vslot = s.v_[il].data() + static_cast<size_t>(pos) * kv_dim;
+      for (int i = 0; i < kv_dim; ++i) {
+        kslot[i] = Fp32ToFp16(kt[i]);
+        vslot[i] = Fp32ToFp16(vt[i]);
+      }
     }
-    for (int i = 0; i < s.kv_dim_; ++i) {
-      s.k_[slot + i] = Fp32ToFp16(s.k_cur_[i]);
-      s.v_[slot + i] = Fp32ToFp16(s.v_cur_[i]);
+    Attention(il, T, sc, workers);
+    MatMul(L.wo, sc.attn_.data(), T, sc.o_.data(), sc, workers);
+    for (int t = 0; t < T; ++t) {
+      float* o = sc.o_.data() + static_cast<size_t>(t) * n;
+      float* x = sc.x_.data() + static_cast<size_t>(t) * n;
+      RmsNorm(o, L.post_attn_norm, o, n, hp_.rms_eps);
+      for (int i = 0; i < n; ++i) x[i] += o[i];
+      RmsNorm(x, L.ffn_norm, sc.xn_.data() + static_cast<size_t>(t) * n, n, hp_.rms_eps);
     }
-    Attention(il, pos, s);
-    MatVec(L.wo, s.attn_.data(), s.o_.data(), s, workers);
-    RmsNorm(s.o_.data(), L.post_attn_norm, s.o_.data(), n, hp_.rms_eps);
-    for (int i = 0; i < n; ++i) x[i] += s.o_[i];
-
-    RmsNorm(x, L.ffn_norm, xn, n, hp_.rms_eps);
-    MatVec(L.gate, xn, s.gate_.data(), s, workers);
-    MatVec(L.up, xn, s.up_.data(), s, workers);
-    for (int i = 0; i < hp_.n_ff; ++i) {
-      const float g = s.gate_[i];
+    MatMul(L.gate, sc.xn_.data(), T, sc.gate_.data(), sc, workers);
+    MatMul(L.up, sc.xn_.data(), T, sc.up_.data(), sc, workers);
+    for (size_t i = 0; i < static_cast<size_t>(T) * n_ff; ++i) {
+      const float g = sc.gate_[i];
       float act;
       if (g <= -10.0f) {
         act = 0.0f;
@@ -352,16 +489,38 @@ void Gemma3Model::Step(int32_t token, Gemma3State& s, bool want_logits, std::spa
       } else {
         act = Fp16ToFp32(gelu[Fp32ToFp16(g)]);
       }
-      s.gate_[i] = act * s.up_[i];
+      sc.gate_[i] = act * sc.up_[i];
     }
-    MatVec(L.down, s.gate_.data(), s.o_.data(), s, workers);
-    RmsNorm(s.o_.data(), L.post_ffw_norm, s.o_.data(), n, hp_.rms_eps);
-    for (int i = 0; i < n; ++i) x[i] += s.o_[i];
+    MatMul(L.down, sc.gate_.data(), T, sc.o_.data(), sc, workers);
+    for (int t = 0; t < T; ++t) {
+      float* o = sc.o_.data() + static_cast<size_t>(t) * n;
+      float* x = sc.x_.data() + static_cast<size_t>(t) * n;
+      RmsNorm(o, L.post_ffw_norm, o, n, hp_.rms_eps);
+      for (int i = 0; i < n; ++i) x[i] += o[i];
+    }
   }
-  s.n_past_ = pos + 1;
-  if (!want_logits) return;
-  RmsNorm(x, output_norm_, xn, n, hp_.rms_eps);
-  MatVec(tok_embd_, xn, logits.data(), s, workers);
+  for (const auto& it : items) it.state->n_past_ += static_cast<int>(it.tokens.size());
+  if (n_logits == 0) return OkStatus();
+
+  // ---- logits: only the last token of the items that asked, in one product ----
+  {
+    int t = 0;
+    int l = 0;
+    for (const auto& it : items) {
+      t += static_cast<int>(it.tokens.size());
+      if (it.logits.empty()) continue;
+      RmsNorm(sc.x_.data() + static_cast<size_t>(t - 1) * n, output_norm_,
+              sc.xn_.data() + static_cast<size_t>(l++) * n, n, hp_.rms_eps);
+    }
+  }
+  MatMul(tok_embd_, sc.xn_.data(), n_logits, sc.logits_.data(), sc, workers);
+  int l = 0;
+  for (const auto& it : items) {
+    if (it.logits.empty()) continue;
+    const float* src = sc.logits_.data() + static_cast<size_t>(l++) * hp_.n_vocab;
+    std::copy(src, src + hp_.n_vocab, it.logits.begin());
+  }
+  return OkStatus();
 }
 
 }  // namespace gantry::engine

@@ -58,6 +58,16 @@ struct WeightMatrix {
 };
 
 class Gemma3State;
+class Gemma3Scratch;
+
+// One sequence's share of a batched forward pass: `tokens` run at positions
+// state->n_past() ... and are appended to its KV cache. When `logits` is not empty
+// (n_vocab floats) it receives the logits of the item's last token.
+struct Gemma3BatchItem {
+  Gemma3State* state = nullptr;
+  std::span<const int32_t> tokens;
+  std::span<float> logits;
+};
 
 class Gemma3Model final {
  public:
@@ -66,14 +76,31 @@ class Gemma3Model final {
 
   const Gemma3Hparams& hparams() const { return hp_; }
   const GgufFile& file() const { return *file_; }
+  // KV cache bytes one position of one sequence takes (keys and values, every layer).
+  size_t KvBytesPerToken() const {
+    return static_cast<size_t>(hp_.n_layer) * hp_.n_head_kv * hp_.head_dim * 2 * sizeof(uint16_t);
+  }
 
-  // A fresh sequence state able to hold `n_ctx` positions (capped at n_ctx_train).
+  // A fresh sequence state able to hold `n_ctx` positions (capped at n_ctx_train). The KV
+  // cache grows as positions are used, so a state costs KvBytesPerToken() per position
+  // it has actually held (rounded up to the next doubling), never more than n_ctx's worth.
   std::unique_ptr<Gemma3State> NewState(int n_ctx) const;
 
-  // Runs `tokens` at positions state.n_past() ... and appends them to the KV cache.
-  // When `logits` is not empty (n_vocab floats) it receives the last token's logits.
-  // kInvalidArgument for a token id outside the vocabulary; kResourceExhausted when
-  // the context would overflow.
+  // Runs every item's tokens in one pass: the weight matrices are read once per pass
+  // and multiplied with all the tokens of the batch (prompt chunks and single decode
+  // tokens of several sequences alike), attention runs per token over its own
+  // sequence's cache. Each token's results are bit-identical to running it alone, so a
+  // sequence's output does not depend on what it was batched with.
+  // Errors (nothing is run, no state changes): kInvalidArgument for an item with no
+  // state, a state used twice, no tokens, a logits span of the wrong size, or a token
+  // id outside the vocabulary; kResourceExhausted when an item would overflow its
+  // state's n_ctx.
+  Status ForwardBatch(std::span<const Gemma3BatchItem> items, Gemma3Scratch& scratch,
+                      Workers& workers) const;
+
+  // One sequence: `tokens` (any number; run in chunks of up to 256) at positions
+  // state.n_past() ..., with scratch kept in the state. When `logits` is not empty
+  // (n_vocab floats) it receives the last token's logits. Errors as ForwardBatch.
   Status Forward(std::span<const int32_t> tokens, Gemma3State& state, std::span<float> logits,
                  Workers& workers) const;
 
@@ -89,11 +116,11 @@ class Gemma3Model final {
   };
 
   Gemma3Model() = default;
-  void Step(int32_t token, Gemma3State& s, bool want_logits, std::span<float> logits,
-            Workers& workers) const;
-  void MatVec(const WeightMatrix& w, const float* x, float* y, Gemma3State& s,
+  // y[t * w.rows + r] = row r of w . x[t * w.cols ...] for t < tokens.
+  void MatMul(const WeightMatrix& w, const float* x, int tokens, float* y, Gemma3Scratch& sc,
               Workers& workers) const;
-  void Attention(int il, int pos, Gemma3State& s) const;
+  // Attention of every head of every batch token, into sc.attn_.
+  void Attention(int il, int tokens, Gemma3Scratch& sc, Workers& workers) const;
 
   std::shared_ptr<const GgufFile> file_;
   Gemma3Hparams hp_;
@@ -102,26 +129,49 @@ class Gemma3Model final {
   std::vector<Layer> layers_;
 };
 
+// Working memory of a forward pass, sized on demand for the largest batch seen.
+// One pass at a time.
+class Gemma3Scratch final {
+ public:
+  Gemma3Scratch() = default;
+  size_t bytes() const;
+
+ private:
+  friend class Gemma3Model;
+  struct ThreadScratch {
+    std::vector<float> scores;
+    std::vector<uint16_t> q16;  // one query head as F16
+    std::vector<float> vrow;    // one value row as F32
+  };
+  // Per batch token: its sequence and position.
+  std::vector<Gemma3State*> row_state_;
+  std::vector<int> row_pos_;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, logits_;
+  std::vector<uint8_t> xq_;  // quantized activations, one row per token
+  std::vector<ThreadScratch> threads_;
+};
+
 class Gemma3State final {
  public:
   int n_past() const { return n_past_; }
   int n_ctx() const { return n_ctx_; }
   // Forgets positions >= n (n <= n_past): the next Forward continues from n.
   void Truncate(int n) { n_past_ = std::min(n, n_past_); }
-  size_t kv_bytes() const { return (k_.size() + v_.size()) * sizeof(uint16_t); }
+  // Bytes the KV cache holds now.
+  size_t kv_bytes() const;
 
  private:
   friend class Gemma3Model;
+  // Grows every layer's cache to hold at least `positions` positions (<= n_ctx).
+  void Reserve(int positions);
+
   int n_ctx_ = 0;
   int n_past_ = 0;
   int kv_dim_ = 0;
-  // [layer][pos][kv_dim], F16 like llama.cpp's default cache type.
-  std::vector<uint16_t> k_, v_;
-  // Scratch.
-  std::vector<float> x_, xn_, q_, k_cur_, v_cur_, attn_, o_, gate_, up_, scores_;
-  std::vector<uint8_t> xq_;    // quantized activations
-  std::vector<uint16_t> q16_;  // one query head as F16
-  std::vector<float> vrow_;    // one value row as F32
+  int capacity_ = 0;  // positions the caches hold now
+  // Per layer: [pos][kv_dim], F16 like llama.cpp's default cache type.
+  std::vector<std::vector<uint16_t>> k_, v_;
+  std::unique_ptr<Gemma3Scratch> scratch_;  // for Forward
 };
 
 }  // namespace gantry::engine

@@ -1,9 +1,82 @@
 #include "gateway/gateway_config.h"
 
+#include <filesystem>
+#include <thread>
+
+#include "providers/local_provider.h"
 #include "providers/openai_provider.h"
 #include "providers/scripted_provider.h"
 
 namespace gantry::gateway {
+
+std::string DefaultModelsDir() {
+  auto env = ProcessEnv("GANTRY_MODELS");
+  return env && !env->empty() ? *env : std::string("models");
+}
+
+namespace {
+
+int DefaultThreads() {
+  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u));
+}
+
+Result<ProviderHandle> BuildLocalProvider(const ConfigNode& p, const std::string& name) {
+  RETURN_IF_ERROR(
+      p.CheckKeys({"name", "type", "models_dir", "chat_model", "embedding_model", "threads",
+                   "max_sequences", "max_batch_tokens", "max_queue", "context_length",
+                   "kv_cache_mb", "embedding_threads", "embedding_max_queue", "embedding_batch"}));
+  ASSIGN_OR_RETURN(std::string dir, p.String("models_dir", DefaultModelsDir()));
+  auto resolve = [&](const std::string& f) {
+    return f.empty() || std::filesystem::path(f).is_absolute()
+               ? f
+               : (std::filesystem::path(dir) / f).string();
+  };
+  ASSIGN_OR_RETURN(std::string chat, p.String("chat_model", std::string(kDefaultChatModelFile)));
+  ASSIGN_OR_RETURN(std::string embed,
+                   p.String("embedding_model", std::string(kDefaultEmbeddingModelDir)));
+  if (chat.empty() && embed.empty()) {
+    return p.Error("chat_model", "a local provider needs a chat_model or an embedding_model");
+  }
+  ProviderHandle h{name, "local", nullptr, nullptr};
+  if (!chat.empty()) {
+    providers::LocalChatOptions o;
+    o.model_path = resolve(chat);
+    engine::SchedulerOptions& so = o.scheduler;
+    ASSIGN_OR_RETURN(int64_t threads, p.Int("threads", DefaultThreads(), 1, 1024));
+    so.threads = static_cast<int>(threads);
+    ASSIGN_OR_RETURN(int64_t seqs, p.Int("max_sequences", so.max_sequences, 1, 4096));
+    so.max_sequences = static_cast<int>(seqs);
+    ASSIGN_OR_RETURN(int64_t batch, p.Int("max_batch_tokens", so.max_batch_tokens, 1, 65536));
+    so.max_batch_tokens = static_cast<int>(batch);
+    ASSIGN_OR_RETURN(int64_t queue, p.Int("max_queue", so.max_queue, 1, 1'000'000));
+    so.max_queue = static_cast<int>(queue);
+    ASSIGN_OR_RETURN(int64_t ctx, p.Int("context_length", so.context_length, 2, 1 << 24));
+    so.context_length = static_cast<int>(ctx);
+    ASSIGN_OR_RETURN(int64_t kv, p.Int("kv_cache_mb", static_cast<int64_t>(so.kv_cache_bytes >> 20),
+                                       1, 1 << 24));
+    so.kv_cache_bytes = static_cast<size_t>(kv) << 20;
+    if (Status s = so.Validate(); !s.ok()) return p.Error("max_batch_tokens", s.message());
+    auto model = providers::LocalChatModel::Create(std::move(o));
+    if (!model.ok()) return p.Error("chat_model", model.status().message());
+    h.chat = *model;
+  }
+  if (!embed.empty()) {
+    providers::LocalEmbeddingOptions o;
+    o.model_dir = resolve(embed);
+    ASSIGN_OR_RETURN(int64_t threads, p.Int("embedding_threads", DefaultThreads(), 1, 1024));
+    o.threads = static_cast<int>(threads);
+    ASSIGN_OR_RETURN(int64_t queue, p.Int("embedding_max_queue", o.max_queue, 1, 1'000'000));
+    o.max_queue = static_cast<int>(queue);
+    ASSIGN_OR_RETURN(int64_t batch, p.Int("embedding_batch", o.max_batch_texts, 1, 4096));
+    o.max_batch_texts = static_cast<int>(batch);
+    auto model = providers::LocalEmbeddingModel::Create(std::move(o));
+    if (!model.ok()) return p.Error("embedding_model", model.status().message());
+    h.embedding = *model;
+  }
+  return h;
+}
+
+}  // namespace
 
 Result<std::vector<ProviderHandle>> BuildProviders(const ConfigNode& root) {
   std::vector<ProviderHandle> out;
@@ -48,8 +121,12 @@ Result<std::vector<ProviderHandle>> BuildProviders(const ConfigNode& root) {
       o.embedding_dimensions = static_cast<size_t>(dims);
       auto shared = std::make_shared<providers::ScriptedProvider>(std::move(o));
       out.push_back({name, type, shared, shared});
+    } else if (type == "local") {
+      ASSIGN_OR_RETURN(auto h, BuildLocalProvider(p, name));
+      out.push_back(std::move(h));
     } else {
-      return p.Error("type", "unknown provider type '" + type + "' (expected openai or scripted)");
+      return p.Error("type",
+                     "unknown provider type '" + type + "' (expected openai, local or scripted)");
     }
   }
   return out;
@@ -75,6 +152,24 @@ Result<std::vector<ModelRoute>> ParseModelRoutes(const ConfigNode& root) {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+std::string EmbeddedDefaultConfig() {
+  return std::string(
+             "providers:\n"
+             "  - name: local\n"
+             "    type: local\n"
+             "models:\n"
+             "  - name: ") +
+         kDefaultChatModelName +
+         "\n"
+         "    provider: local\n"
+         "    kind: chat\n"
+         "  - name: " +
+         kDefaultEmbeddingModelName +
+         "\n"
+         "    provider: local\n"
+         "    kind: embedding\n";
 }
 
 Result<std::unique_ptr<Gateway>> BuildGateway(const ConfigNode& root, LoggerPtr logger) {

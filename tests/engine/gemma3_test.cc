@@ -6,10 +6,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "engine/gguf_writer.h"
+#include "engine/tiny_gemma.h"
 
 namespace gantry::engine {
 namespace {
@@ -143,6 +145,101 @@ TEST(Gemma3Test, MisalignedTensorDataIsRejected) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(m.status().message(), HasSubstr("aligned"));
+}
+
+// Logits of `tokens` run one at a time through a fresh state (the reference).
+std::vector<std::vector<float>> OneByOne(const Gemma3Model& m, const std::vector<int32_t>& tokens,
+                                         Workers& workers) {
+  auto state = m.NewState(256);
+  std::vector<std::vector<float>> out;
+  for (int32_t t : tokens) {
+    std::vector<float> logits(m.hparams().n_vocab);
+    EXPECT_TRUE(m.Forward({&t, 1}, *state, logits, workers).ok());
+    out.push_back(std::move(logits));
+  }
+  return out;
+}
+
+TEST(Gemma3BatchTest, BatchedSequencesGiveBitIdenticalLogits) {
+  auto tiny = testing::TinyRandomGemma::Build();
+  ASSERT_TRUE(tiny.model);
+  const Gemma3Model& m = *tiny.model;
+  const int V = m.hparams().n_vocab;
+  Workers workers(2);
+  // Three sequences, longer than the sliding window, run alone token by token...
+  const std::vector<std::vector<int32_t>> seqs = {
+      {2, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17},
+      {2, 20, 21, 22},
+      {2, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18}};
+  std::vector<std::vector<std::vector<float>>> want;
+  for (const auto& s : seqs) want.push_back(OneByOne(m, s, workers));
+  // Sanity: the random model's logits differ between positions.
+  ASSERT_NE(want[0][0], want[0][1]);
+
+  // ... and together: a prompt chunk of each, then one token of each per step, in one
+  // ForwardBatch per step, with uneven chunk sizes.
+  std::vector<std::unique_ptr<Gemma3State>> states;
+  for (size_t i = 0; i < seqs.size(); ++i) states.push_back(m.NewState(256));
+  Gemma3Scratch scratch;
+  std::vector<size_t> done(seqs.size(), 0);
+  std::vector<std::vector<float>> logits(seqs.size(), std::vector<float>(V));
+  const std::vector<size_t> first_chunk = {5, 1, 9};
+  for (int step = 0;; ++step) {
+    std::vector<Gemma3BatchItem> items;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (done[i] == seqs[i].size()) continue;
+      const size_t n = step == 0 ? first_chunk[i] : 1;
+      items.push_back({states[i].get(), std::span(seqs[i]).subspan(done[i], n), logits[i]});
+      which.push_back(i);
+    }
+    if (items.empty()) break;
+    ASSERT_TRUE(m.ForwardBatch(items, scratch, workers).ok());
+    for (size_t k = 0; k < which.size(); ++k) {
+      const size_t i = which[k];
+      done[i] += items[k].tokens.size();
+      EXPECT_EQ(states[i]->n_past(), static_cast<int>(done[i]));
+      // Bit-identical, not just close: batching must not change a sequence's output.
+      EXPECT_EQ(0, std::memcmp(logits[i].data(), want[i][done[i] - 1].data(), V * sizeof(float)))
+          << "sequence " << i << " position " << done[i] - 1;
+    }
+  }
+}
+
+TEST(Gemma3BatchTest, InvalidBatchesChangeNothing) {
+  auto tiny = testing::TinyRandomGemma::Build();
+  ASSERT_TRUE(tiny.model);
+  const Gemma3Model& m = *tiny.model;
+  Workers workers(1);
+  Gemma3Scratch scratch;
+  auto a = m.NewState(8);
+  auto b = m.NewState(8);
+  std::vector<int32_t> ok = {2, 7, 8};
+  std::vector<int32_t> bad = {2, 99};
+  std::vector<float> logits(m.hparams().n_vocab);
+  std::vector<float> short_logits(3);
+
+  auto run = [&](std::vector<Gemma3BatchItem> items) {
+    return m.ForwardBatch(items, scratch, workers);
+  };
+  Status s = run({{a.get(), ok, logits}, {b.get(), bad, {}}});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("batch item 1"));
+  EXPECT_EQ(run({{a.get(), ok, {}}, {a.get(), ok, {}}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(run({{nullptr, ok, {}}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(run({{a.get(), {}, {}}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(run({{a.get(), ok, short_logits}}).code(), StatusCode::kInvalidArgument);
+  std::vector<int32_t> nine(9, 7);
+  EXPECT_EQ(run({{b.get(), ok, {}}, {a.get(), nine, {}}}).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(a->n_past(), 0);
+  EXPECT_EQ(b->n_past(), 0);
+  EXPECT_EQ(a->kv_bytes(), 0u);  // nothing reserved by a failed batch
+  ASSERT_TRUE(run({{a.get(), ok, logits}, {b.get(), ok, {}}}).ok());
+  EXPECT_EQ(a->n_past(), 3);
+  EXPECT_EQ(b->n_past(), 3);
+  // The KV cache grows with use, bounded by n_ctx.
+  EXPECT_GT(a->kv_bytes(), 0u);
+  EXPECT_LE(a->kv_bytes(), 8 * m.KvBytesPerToken());
 }
 
 }  // namespace
