@@ -11,16 +11,16 @@ namespace gantry::engine {
 namespace {
 
 // GELU(tanh) as ggml computes it with GGML_GELU_FP16: through a table indexed by the
-// F16 bits of x, holding F16 results.
-const std::vector<uint16_t>& GeluTable() {
-  static const std::vector<uint16_t> table = [] {
-    std::vector<uint16_t> t(1 << 16);
+// F16 bits of x, holding the F16 results (stored here as the floats they are).
+const std::vector<float>& GeluTable() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(1 << 16);
     constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
     constexpr float kCoef = 0.044715f;
     for (uint32_t i = 0; i < t.size(); ++i) {
       const float x = Fp16ToFp32(static_cast<uint16_t>(i));
       const float y = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoef * x * x)));
-      t[i] = Fp32ToFp16(y);
+      t[i] = Fp16ToFp32(Fp32ToFp16(y));
     }
     return t;
   }();
@@ -220,7 +220,7 @@ size_t Gemma3Scratch::bytes() const {
           sizeof(float) +
       xq_.capacity();
   for (const auto& t : threads_) {
-    n += t.scores.capacity() * sizeof(float) + t.q16.capacity() * 2 + t.vrow.capacity() * 4;
+    n += t.scores.capacity() * sizeof(float) + t.q16.capacity() * 2 + t.p16.capacity() * 2;
   }
   return n;
 }
@@ -301,11 +301,12 @@ void Gemma3Model::Attention(int il, int tokens, Gemma3Scratch& sc, Workers& work
   const auto dot_f16 = k.Dot(GgmlType::kF16);
   const auto to_f32 = k.Dequantize(GgmlType::kF16);
   const auto to_f16 = k.Quantize(GgmlType::kF16);
+  const auto axpy = k.axpy_f16;
   workers.ParallelFor(
       static_cast<int64_t>(tokens) * hp_.n_head, 1, [&](int64_t begin, int64_t end, int thread) {
         Gemma3Scratch::ThreadScratch& ts = sc.threads_[thread];
         uint16_t* qh = ts.q16.data();
-        float* vrow = ts.vrow.data();
+        uint16_t* p16 = ts.p16.data();
         float* scores = ts.scores.data();
         for (int64_t job = begin; job < end; ++job) {
           const int t = static_cast<int>(job / hp_.n_head);
@@ -331,13 +332,15 @@ void Gemma3Model::Attention(int il, int tokens, Gemma3Scratch& sc, Workers& work
             sum += e;
           }
           const float inv = static_cast<float>(1.0 / sum);
+          // ... and the softmax weights rounded to F16 for the product with F16 V.
+          const int count = pos - first + 1;
+          for (int j = first; j <= pos; ++j) scores[j] *= inv;
+          to_f16(scores + first, p16, count);
+          to_f32(p16, scores + first, count);
           float* out = sc.attn_.data() + static_cast<size_t>(t) * q_dim + h * hd;
           std::fill(out, out + hd, 0.0f);
           for (int j = first; j <= pos; ++j) {
-            // ... and the softmax weights converted to F16 for the product with F16 V.
-            const float p = Fp16ToFp32(Fp32ToFp16(scores[j] * inv));
-            to_f32(vc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, vrow, hd);
-            for (int d = 0; d < hd; ++d) out[d] += p * vrow[d];
+            axpy(scores[j], vc + static_cast<size_t>(j) * s.kv_dim_ + kvh * hd, out, hd);
           }
         }
       });
@@ -402,6 +405,7 @@ Status Gemma3Model::ForwardBatch(std::span<const Gemma3BatchItem> items, Gemma3S
   fit(sc.o_, static_cast<size_t>(T) * n);
   fit(sc.gate_, static_cast<size_t>(T) * n_ff);
   fit(sc.up_, static_cast<size_t>(T) * n_ff);
+  fit(sc.g16_, static_cast<size_t>(n_ff));
   fit(sc.logits_, static_cast<size_t>(n_logits) * hp_.n_vocab);
   const int64_t widest = std::max<int64_t>({n, n_ff, q_dim});
   fit(sc.xq_, static_cast<size_t>(T * RowBytes(GgmlType::kF32, widest)));
@@ -409,7 +413,7 @@ Status Gemma3Model::ForwardBatch(std::span<const Gemma3BatchItem> items, Gemma3S
   for (auto& ts : sc.threads_) {
     fit(ts.scores, static_cast<size_t>(max_ctx));
     fit(ts.q16, static_cast<size_t>(hd));
-    fit(ts.vrow, static_cast<size_t>(hd));
+    fit(ts.p16, static_cast<size_t>(max_ctx));
   }
   sc.row_state_.clear();
   sc.row_pos_.clear();
@@ -435,6 +439,7 @@ Status Gemma3Model::ForwardBatch(std::span<const Gemma3BatchItem> items, Gemma3S
   }
 
   const auto& gelu = GeluTable();
+  const auto to_f16 = Kernels().Quantize(GgmlType::kF16);
   for (int il = 0; il < hp_.n_layer; ++il) {
     const Layer& L = layers_[il];
     const float base = hp_.IsGlobal(il) ? hp_.rope_base_global : hp_.rope_base_local;
@@ -463,10 +468,8 @@ Status Gemma3Model::ForwardBatch(std::span<const Gemma3BatchItem> items, Gemma3S
       Gemma3State& s = *sc.row_state_[t];
       uint16_t* kslot = s.k_[il].data() + static_cast<size_t>(pos) * kv_dim;
       uint16_t* vslot = s.v_[il].data() + static_cast<size_t>(pos) * kv_dim;
-      for (int i = 0; i < kv_dim; ++i) {
-        kslot[i] = Fp32ToFp16(kt[i]);
-        vslot[i] = Fp32ToFp16(vt[i]);
-      }
+      to_f16(kt, kslot, kv_dim);
+      to_f16(vt, vslot, kv_dim);
     }
     Attention(il, T, sc, workers);
     MatMul(L.wo, sc.attn_.data(), T, sc.o_.data(), sc, workers);
@@ -479,17 +482,23 @@ Status Gemma3Model::ForwardBatch(std::span<const Gemma3BatchItem> items, Gemma3S
     }
     MatMul(L.gate, sc.xn_.data(), T, sc.gate_.data(), sc, workers);
     MatMul(L.up, sc.xn_.data(), T, sc.up_.data(), sc, workers);
-    for (size_t i = 0; i < static_cast<size_t>(T) * n_ff; ++i) {
-      const float g = sc.gate_[i];
-      float act;
-      if (g <= -10.0f) {
-        act = 0.0f;
-      } else if (g >= 10.0f) {
-        act = g;
-      } else {
-        act = Fp16ToFp32(gelu[Fp32ToFp16(g)]);
+    for (int t = 0; t < T; ++t) {
+      float* gate = sc.gate_.data() + static_cast<size_t>(t) * n_ff;
+      const float* up = sc.up_.data() + static_cast<size_t>(t) * n_ff;
+      uint16_t* g16 = sc.g16_.data();
+      to_f16(gate, g16, n_ff);
+      for (int i = 0; i < n_ff; ++i) {
+        const float g = gate[i];
+        float act;
+        if (g <= -10.0f) {
+          act = 0.0f;
+        } else if (g >= 10.0f) {
+          act = g;
+        } else {
+          act = gelu[g16[i]];
+        }
+        gate[i] = act * up[i];
       }
-      sc.gate_[i] = act * sc.up_[i];
     }
     MatMul(L.down, sc.gate_.data(), T, sc.o_.data(), sc, workers);
     for (int t = 0; t < T; ++t) {

@@ -141,13 +141,14 @@ class Gemma3Scratch final {
   struct ThreadScratch {
     std::vector<float> scores;
     std::vector<uint16_t> q16;  // one query head as F16
-    std::vector<float> vrow;    // one value row as F32
+    std::vector<uint16_t> p16;  // softmax weights as F16
   };
   // Per batch token: its sequence and position.
   std::vector<Gemma3State*> row_state_;
   std::vector<int> row_pos_;
   std::vector<float> x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, logits_;
-  std::vector<uint8_t> xq_;  // quantized activations, one row per token
+  std::vector<uint8_t> xq_;    // quantized activations, one row per token
+  std::vector<uint16_t> g16_;  // one row of FFN gate values as F16 (the GELU table index)
   std::vector<ThreadScratch> threads_;
 };
 

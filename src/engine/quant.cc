@@ -492,8 +492,16 @@ float DotQ6_K(const void* vx, const void* vy, int64_t n) {
   return sumf;
 }
 
+void AxpyF16Scalar(float a, const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float p = a * Fp16ToFp32(x[i]);
+    y[i] += p;
+  }
+}
+
 KernelSet MakeScalarKernels() {
   KernelSet k;
+  k.axpy_f16 = AxpyF16Scalar;
   k.name = "scalar";
   auto set = [&k](GgmlType t, DequantizeFn dq, VecDotFn dot, MatMulFn mm) {
     k.dequantize[static_cast<uint32_t>(t)] = dq;

@@ -159,6 +159,9 @@ struct KernelSet {
   std::array<QuantizeFn, kGgmlTypeSlots> quantize{};      // by vec_dot_type (F32 copies)
   std::array<VecDotFn, kGgmlTypeSlots> vec_dot{};         // by weight type
   std::array<MatMulFn, kGgmlTypeSlots> matmul{};          // by weight type
+  // y[i] += a * x[i] for n F16 values x (attention's softmax-weighted sum of V rows): a
+  // multiply then an add, never fused, so every set gives the same bits.
+  void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) = nullptr;
 
   DequantizeFn Dequantize(GgmlType t) const { return Slot(dequantize, t); }
   QuantizeFn Quantize(GgmlType t) const { return Slot(quantize, t); }

@@ -897,8 +897,26 @@ struct Q6_KTiles {
   }
 };
 
+// GCC would otherwise contract the multiply and add into an FMA (this file is built with
+// -mfma), which rounds once instead of twice and would differ from the scalar kernel.
+__attribute__((optimize("fp-contract=off"))) void AxpyF16(float a, const uint16_t* x, float* y,
+                                                          int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    // mul then add, as the scalar kernel: no FMA, same bits.
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, v)));
+  }
+  for (; i < n; ++i) {
+    const float p = a * H2F(x[i]);
+    y[i] += p;
+  }
+}
+
 KernelSet MakeAvx2Kernels() {
   KernelSet k = ScalarKernels();  // types without an AVX2 kernel keep the scalar one
+  k.axpy_f16 = AxpyF16;
   k.name = "avx2";
   // Every type with an AVX2 vec_dot gets a matmul over that vec_dot (or a tiled kernel
   // with the same float operations), never the scalar set's.

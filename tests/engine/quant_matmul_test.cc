@@ -223,6 +223,28 @@ INSTANTIATE_TEST_SUITE_P(Quant, QuantMatMulTest, testing::Values("scalar", "avx2
                            return std::string(info.param);
                          });
 
+TEST(QuantAxpyF16, Avx2MatchesScalarBitForBit) {
+  if (Avx2Unavailable()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (int64_t n : {1, 7, 8, 9, 256, 259}) {
+    std::vector<uint16_t> x(n);
+    for (auto& v : x) v = Fp32ToFp16(normal(rng));
+    std::vector<float> y_scalar(n), y_avx2(n);
+    for (int64_t i = 0; i < n; ++i) y_scalar[i] = y_avx2[i] = normal(rng);
+    for (float a : {0.25f, 0.1f, -1.7f, 1e-3f}) {
+      ScalarKernels().axpy_f16(a, x.data(), y_scalar.data(), n);
+      Avx2Kernels()->axpy_f16(a, x.data(), y_avx2.data(), n);
+    }
+    EXPECT_EQ(0, std::memcmp(y_scalar.data(), y_avx2.data(), n * sizeof(float))) << "n=" << n;
+    // And it is what the plain expression gives.
+    std::vector<float> y_ref(n, 1.0f), y_k(n, 1.0f);
+    for (int64_t i = 0; i < n; ++i) y_ref[i] += 0.3f * Fp16ToFp32(x[i]);
+    ScalarKernels().axpy_f16(0.3f, x.data(), y_k.data(), n);
+    EXPECT_EQ(0, std::memcmp(y_ref.data(), y_k.data(), n * sizeof(float)));
+  }
+}
+
 // Not a check: prints the time per (weight row x activation row) pair of Kernels()'s
 // MatMul against a loop over its vec_dot, single-threaded, for the default model's shapes.
 // Run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'.
