@@ -52,21 +52,6 @@ void RopeNeox(float* x, int n, int pos, float base) {
   }
 }
 
-// llama.cpp's x86 build quantizes Q8_0 activations with id = 127/amax and round half
-// to even (ggml's reference uses 1/(amax/127) and rounds half away from zero). The
-// model is sensitive enough that the rare one-step differences show in the logits.
-void QuantizeQ8_0LikeLlamaCpp(const float* x, void* dst, int64_t n) {
-  auto* out = static_cast<BlockQ8_0*>(dst);
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const float* v = x + b * 32;
-    float amax = 0.0f;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
-    out[b].d = Fp32ToFp16(amax / 127.f);
-    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
-    for (int i = 0; i < 32; ++i) out[b].qs[i] = static_cast<int8_t>(std::nearbyint(v[i] * id));
-  }
-}
-
 Result<int> PositiveInt(const GgufFile& f, const std::string& key, int max) {
   ASSIGN_OR_RETURN(int64_t v, f.GetInt(key));
   if (v <= 0 || v > max) {
@@ -267,7 +252,8 @@ void Gemma3Model::MatMul(const WeightMatrix& w, const float* x, int tokens, floa
   const int64_t a_row_bytes = RowBytes(act, w.cols);
   // Quantize the activations once per token, as ggml does, then split the weight rows
   // across threads; each thread multiplies its rows with every token.
-  const QuantizeFn quantize = act == GgmlType::kQ8_0 ? QuantizeQ8_0LikeLlamaCpp : k.Quantize(act);
+  // Q8_0 activations are rounded as llama.cpp's x86 build does (see quant.h).
+  const QuantizeFn quantize = act == GgmlType::kQ8_0 ? k.quantize_q8_0_act : k.Quantize(act);
   uint8_t* xq = sc.xq_.data();
   auto quantize_rows = [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) quantize(x + t * w.cols, xq + t * a_row_bytes, w.cols);

@@ -492,6 +492,18 @@ float DotQ6_K(const void* vx, const void* vy, int64_t n) {
   return sumf;
 }
 
+void QuantizeQ8_0Act(const float* x, void* dst, int64_t n) {
+  auto* out = static_cast<BlockQ8_0*>(dst);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const float* v = x + b * kQK;
+    float amax = 0.0f;
+    for (int i = 0; i < kQK; ++i) amax = std::max(amax, std::fabs(v[i]));
+    out[b].d = Fp32ToFp16(amax / 127.f);
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    for (int i = 0; i < kQK; ++i) out[b].qs[i] = static_cast<int8_t>(std::nearbyint(v[i] * id));
+  }
+}
+
 void AxpyF16Scalar(float a, const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float p = a * Fp16ToFp32(x[i]);
@@ -502,6 +514,7 @@ void AxpyF16Scalar(float a, const uint16_t* x, float* y, int64_t n) {
 KernelSet MakeScalarKernels() {
   KernelSet k;
   k.axpy_f16 = AxpyF16Scalar;
+  k.quantize_q8_0_act = QuantizeQ8_0Act;
   k.name = "scalar";
   auto set = [&k](GgmlType t, DequantizeFn dq, VecDotFn dot, MatMulFn mm) {
     k.dequantize[static_cast<uint32_t>(t)] = dq;

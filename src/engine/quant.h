@@ -159,6 +159,12 @@ struct KernelSet {
   std::array<QuantizeFn, kGgmlTypeSlots> quantize{};      // by vec_dot_type (F32 copies)
   std::array<VecDotFn, kGgmlTypeSlots> vec_dot{};         // by weight type
   std::array<MatMulFn, kGgmlTypeSlots> matmul{};          // by weight type
+  // Activations for Q4_0/Q5_0/Q8_0 weights as llama.cpp's x86 build quantizes them:
+  // d = amax / 127 (as F16), q = round-half-to-even(x * (127 / amax)). quantize[kQ8_0]
+  // follows ggml's reference instead (x / d, half away from zero); the two differ on
+  // ties and in the last bit of the scale, and the model is sensitive enough to show it
+  // in its logits, so the engine uses this one for parity with llama.cpp.
+  QuantizeFn quantize_q8_0_act = nullptr;
   // y[i] += a * x[i] for n F16 values x (attention's softmax-weighted sum of V rows): a
   // multiply then an add, never fused, so every set gives the same bits.
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) = nullptr;

@@ -314,6 +314,29 @@ void QuantQ8_0(const float* x, void* dst, int64_t n) {
   }
 }
 
+// llama.cpp's x86 quantize_row_q8_0: id = 127 / amax, round half to even.
+void QuantQ8_0Act(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<BlockQ8_0*>(dst);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    __m256 v[4];
+    __m256 amax8 = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(x + 8 * k);
+      amax8 = _mm256_max_ps(amax8, _mm256_andnot_ps(sign, v[k]));
+    }
+    const float amax = HmaxFloat8(amax8);
+    y[i].d = Fp32ToFp16(amax / 127.f);
+    const __m256 vid = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      q[k] = _mm256_cvtps_epi32(
+          _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs), PackI32ToI8(q[0], q[1], q[2], q[3]));
+  }
+}
+
 void QuantQ8_1(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ8_1*>(dst);
   for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
@@ -917,6 +940,7 @@ __attribute__((optimize("fp-contract=off"))) void AxpyF16(float a, const uint16_
 KernelSet MakeAvx2Kernels() {
   KernelSet k = ScalarKernels();  // types without an AVX2 kernel keep the scalar one
   k.axpy_f16 = AxpyF16;
+  k.quantize_q8_0_act = QuantQ8_0Act;
   k.name = "avx2";
   // Every type with an AVX2 vec_dot gets a matmul over that vec_dot (or a tiled kernel
   // with the same float operations), never the scalar set's.

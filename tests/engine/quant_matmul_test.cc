@@ -223,6 +223,26 @@ INSTANTIATE_TEST_SUITE_P(Quant, QuantMatMulTest, testing::Values("scalar", "avx2
                            return std::string(info.param);
                          });
 
+TEST(QuantQ8_0Act, Avx2MatchesScalarIncludingTies) {
+  if (Avx2Unavailable()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> x(32 * 40);
+  for (auto& v : x) v = normal(rng);
+  // Blocks whose amax is 127 scale by exactly 1: k + 0.5 values are ties (even wins).
+  for (int i = 0; i < 32; ++i) x[i] = i == 0 ? 127.0f : static_cast<float>(i % 7) - 3.5f;
+  std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block
+  const int64_t bytes = RowBytes(GgmlType::kQ8_0, static_cast<int64_t>(x.size()));
+  std::vector<uint8_t> a(bytes), b(bytes);
+  ScalarKernels().quantize_q8_0_act(x.data(), a.data(), static_cast<int64_t>(x.size()));
+  Avx2Kernels()->quantize_q8_0_act(x.data(), b.data(), static_cast<int64_t>(x.size()));
+  EXPECT_EQ(a, b);
+  const auto* blk = reinterpret_cast<const BlockQ8_0*>(a.data());
+  EXPECT_EQ(blk[0].qs[1], -2);  // -2.5 -> -2 (half to even), not -3
+  EXPECT_EQ(blk[0].qs[2], -2);  // -1.5 -> -2
+  EXPECT_EQ(blk[0].qs[4], 0);   // 0.5 -> 0
+}
+
 TEST(QuantAxpyF16, Avx2MatchesScalarBitForBit) {
   if (Avx2Unavailable()) GTEST_SKIP() << "no AVX2 on this CPU";
   std::mt19937 rng(11);
