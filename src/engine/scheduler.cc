@@ -214,9 +214,10 @@ void GenerationScheduler::Loop() {
       Finish(*s, std::move(u));
     }
     finished.clear();
-    if (running.empty()) continue;
-    Step(running);
-    std::erase_if(running, [](const std::unique_ptr<Sequence>& s) { return s->done; });
+    if (!running.empty()) {
+      Step(running);
+      std::erase_if(running, [](const std::unique_ptr<Sequence>& s) { return s->done; });
+    }
     size_t allocated = 0;
     size_t reserved = 0;
     for (const auto& s : running) {

@@ -43,6 +43,10 @@ class Mailbox : public std::enable_shared_from_this<Mailbox<T>> {
   // cancelled first, kDeadlineExceeded when its deadline passes first.
   Awaitable<Result<T>> Pop(const RequestContext& ctx) {
     for (;;) {
+      // Cancellation and the deadline win over values already buffered: a reader slower
+      // than the generation must not run past its deadline.
+      if (ctx.cancel->cancelled()) co_return ctx.cancel->reason();
+      if (ctx.deadline.Expired(*ctx.clock)) co_return DeadlineExceeded("deadline exceeded");
       {
         std::lock_guard lock(mu_);
         if (!items_.empty()) {
@@ -51,9 +55,12 @@ class Mailbox : public std::enable_shared_from_this<Mailbox<T>> {
           co_return v;
         }
       }
-      if (ctx.cancel->cancelled()) co_return ctx.cancel->reason();
-      if (ctx.deadline.Expired(*ctx.clock)) co_return DeadlineExceeded("deadline exceeded");
-      timer_->expires_at(ctx.deadline.when());
+      // Measured on the request's clock, so an injected clock cannot make this spin.
+      if (ctx.deadline.infinite()) {
+        timer_->expires_at(asio::steady_timer::time_point::max());
+      } else {
+        timer_->expires_after(ctx.deadline.Remaining(*ctx.clock));
+      }
       co_await timer_->async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
@@ -243,7 +250,8 @@ Result<LocalChatModel::Prepared> LocalChatModel::Prepare(const ChatRequest& r) c
   if (r.tools.is_array() && !r.tools.empty()) {
     return InvalidArgument("tools: tool calling is not supported by the local model yet");
   }
-  if (r.response_format.is_object() && r.response_format.value("type", "text") != "text") {
+  if (r.response_format.is_object() &&
+      (!r.response_format.contains("type") || r.response_format["type"] != Json("text"))) {
     return InvalidArgument("response_format: only {\"type\": \"text\"} is supported by the local " +
                            std::string("model yet"));
   }
@@ -253,7 +261,7 @@ Result<LocalChatModel::Prepared> LocalChatModel::Prepare(const ChatRequest& r) c
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (m.content.is_array()) {
       for (const auto& part : m.content) {
-        if (!part.is_object() || part.value("type", "") != "text") {
+        if (!part.is_object() || !part.contains("type") || part["type"] != Json("text")) {
           return InvalidArgument(where + ".content: only text parts are supported by the local " +
                                  "model");
         }
@@ -325,6 +333,8 @@ Awaitable<Result<ChatResponse>> LocalChatModel::Complete(const RequestContext& c
                                                          const ChatRequest& request) {
   auto prepared = Prepare(request);
   if (!prepared.ok()) co_return prepared.status();
+  // What the response needs after the awaits below, held here, not through `this`.
+  const std::shared_ptr<const engine::SpmTokenizer> tokenizer = tokenizer_;
   auto box = std::make_shared<UpdateBox>(co_await asio::this_coro::executor);
   auto handle = Submit(*scheduler_, std::move(prepared->generation), box);
   if (!handle.ok()) co_return handle.status();
@@ -349,7 +359,7 @@ Awaitable<Result<ChatResponse>> LocalChatModel::Complete(const RequestContext& c
     c.message.role = "assistant";
     c.message.content = text;
     c.finish_reason = u->finish_reason;
-    if (prepared->logprobs) c.logprobs = Json{{"content", LogprobsContent(*tokenizer_, tokens)}};
+    if (prepared->logprobs) c.logprobs = Json{{"content", LogprobsContent(*tokenizer, tokens)}};
     resp.choices.push_back(std::move(c));
     resp.usage = MakeUsage(*u);
     co_return resp;

@@ -21,7 +21,8 @@
 // error naming its index (kInvalidArgument), not silently truncated.
 //
 // Thread safety: thread-safe. Destroy after the io_context whose coroutines use them
-// has stopped running them (the server resets the gateway before it dies).
+// has stopped running them and before that io_context is destroyed (the engine's threads
+// post wake-ups to it until the model is gone; the server resets the gateway first).
 #pragma once
 
 #include <condition_variable>
@@ -57,7 +58,7 @@ class LocalChatModel final : public ChatModel {
   Awaitable<Result<ChatStreamPtr>> Stream(const RequestContext& ctx,
                                           const ChatRequest& request) override;
 
-  const engine::GenerationScheduler& scheduler() const { return *scheduler_; }
+  engine::GenerationScheduler& scheduler() const { return *scheduler_; }
   const engine::SpmTokenizer& tokenizer() const { return *tokenizer_; }
 
   struct Prepared {
