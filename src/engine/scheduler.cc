@@ -1,6 +1,8 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "engine/stream_decoder.h"
 
@@ -38,7 +40,11 @@ struct GenerationScheduler::Sequence {
 
 void GenerationHandle::Cancel() {
   if (cancelled_.exchange(true, std::memory_order_acq_rel)) return;
-  if (auto s = scheduler_.lock()) s->Wake();
+  {
+    std::lock_guard lock(signal_->mu);
+    signal_->poked = true;
+  }
+  signal_->cv.notify_all();
 }
 
 GenerationScheduler::GenerationScheduler(std::shared_ptr<const Gemma3Model> model,
@@ -48,7 +54,10 @@ GenerationScheduler::GenerationScheduler(std::shared_ptr<const Gemma3Model> mode
       tokenizer_(std::move(tokenizer)),
       options_(options),
       context_length_(std::min(options.context_length, model_->hparams().n_ctx_train)),
-      workers_(std::make_unique<Workers>(options.threads)) {}
+      workers_(std::make_unique<Workers>(options.threads)),
+      signal_(std::make_shared<SchedulerSignal>()),
+      mu_(signal_->mu),
+      wake_(signal_->cv) {}
 
 Result<std::shared_ptr<GenerationScheduler>> GenerationScheduler::Create(
     std::shared_ptr<const Gemma3Model> model, std::shared_ptr<const Tokenizer> tokenizer,
@@ -81,21 +90,13 @@ void GenerationScheduler::Shutdown() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) {
-    if (thread_.get_id() == std::this_thread::get_id()) {
-      thread_.detach();  // the last owner went away inside a sink: let the loop end alone
-    } else {
-      thread_.join();
-    }
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    std::fprintf(stderr, "GenerationScheduler::Shutdown called from its own thread (a sink)\n");
+    std::abort();  // a programmer error: joining would deadlock, detaching would use freed state
   }
-}
-
-void GenerationScheduler::Wake() {
-  {
-    std::lock_guard lock(mu_);
-    poke_ = true;
-  }
-  wake_.notify_all();
+  std::call_once(joined_, [this] {
+    if (thread_.joinable()) thread_.join();
+  });
 }
 
 GenerationScheduler::Stats GenerationScheduler::stats() const {
@@ -130,7 +131,7 @@ Result<std::shared_ptr<GenerationHandle>> GenerationScheduler::Submit(Generation
   seq->request = std::move(request);
   seq->sink = std::move(sink);
   seq->handle = std::make_shared<GenerationHandle>();
-  seq->handle->scheduler_ = weak_from_this();
+  seq->handle->signal_ = signal_;
   auto handle = seq->handle;
   {
     std::lock_guard lock(mu_);
@@ -187,8 +188,9 @@ void GenerationScheduler::Loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || poke_ || !running.empty() || !queue_.empty(); });
-      poke_ = false;
+      wake_.wait(
+          lock, [&] { return stopping_ || signal_->poked || !running.empty() || !queue_.empty(); });
+      signal_->poked = false;
       if (stopping_) {
         for (auto& s : queue_) running.push_back(std::move(s));
         queue_.clear();

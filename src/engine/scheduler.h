@@ -88,8 +88,17 @@ struct GenerationRequest {
 
 class GenerationScheduler;
 
+// How a handle wakes the scheduler thread without owning the scheduler: the scheduler
+// waits on this mutex and condition variable.
+struct SchedulerSignal {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool poked = false;  // GUARDED_BY(mu): a cancel happened
+};
+
 // Returned by Submit; cancelling ends the generation at the next step (the sink then
-// gets a final update with kCancelled, unless it already finished).
+// gets a final update with kCancelled, unless it already finished). A handle may outlive
+// its scheduler (Cancel then does nothing useful, harmlessly).
 class GenerationHandle {
  public:
   void Cancel();
@@ -98,10 +107,10 @@ class GenerationHandle {
  private:
   friend class GenerationScheduler;
   std::atomic<bool> cancelled_{false};
-  std::weak_ptr<GenerationScheduler> scheduler_;
+  std::shared_ptr<SchedulerSignal> signal_;
 };
 
-class GenerationScheduler final : public std::enable_shared_from_this<GenerationScheduler> {
+class GenerationScheduler final {
  public:
   // Starts the scheduler thread. kInvalidArgument for bad options, or when
   // kv_cache_bytes cannot hold one context_length sequence.
@@ -116,7 +125,9 @@ class GenerationScheduler final : public std::enable_shared_from_this<Generation
   Result<std::shared_ptr<GenerationHandle>> Submit(GenerationRequest request, GenerationSink sink);
 
   // Fails every queued and running generation with kUnavailable and stops the thread.
-  // Idempotent; the destructor calls it.
+  // Idempotent and safe to call from several threads at once; the destructor calls it.
+  // REQUIRES: not called from a sink (the scheduler thread cannot join itself); the
+  // scheduler must not be destroyed there either (a sink must not own it).
   void Shutdown();
 
   struct Stats {
@@ -136,15 +147,12 @@ class GenerationScheduler final : public std::enable_shared_from_this<Generation
   struct Sequence;
   GenerationScheduler(std::shared_ptr<const Gemma3Model> model,
                       std::shared_ptr<const Tokenizer> tokenizer, SchedulerOptions options);
-  void Wake();
   void Loop();
   // Moves queued requests into `running` while they fit; drops cancelled ones.
   void Admit(std::vector<std::unique_ptr<Sequence>>& running,
              std::vector<std::unique_ptr<Sequence>>& finished);
   void Step(std::vector<std::unique_ptr<Sequence>>& running);
   void Finish(Sequence& seq, GenerationUpdate update);
-
-  friend class GenerationHandle;
 
   const std::shared_ptr<const Gemma3Model> model_;
   const std::shared_ptr<const Tokenizer> tokenizer_;
@@ -153,13 +161,15 @@ class GenerationScheduler final : public std::enable_shared_from_this<Generation
   std::unique_ptr<Workers> workers_;
   Gemma3Scratch scratch_;  // scheduler thread only
 
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
+  // Shared with the handles so they can wake the loop; mu_ and wake_ are its members.
+  const std::shared_ptr<SchedulerSignal> signal_;
+  std::mutex& mu_;
+  std::condition_variable& wake_;
   bool stopping_ = false;                        // GUARDED_BY(mu_)
-  bool poke_ = false;                            // GUARDED_BY(mu_): a cancel happened
   std::deque<std::unique_ptr<Sequence>> queue_;  // GUARDED_BY(mu_)
   Stats stats_;                                  // GUARDED_BY(mu_)
   std::thread thread_;
+  std::once_flag joined_;
 };
 
 }  // namespace gantry::engine

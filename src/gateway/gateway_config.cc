@@ -1,5 +1,8 @@
 #include "gateway/gateway_config.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -16,8 +19,16 @@ std::string DefaultModelsDir() {
 
 namespace {
 
+// The CPUs this process may run on (its affinity mask, which container CPU sets
+// narrow), not every CPU of the host: compute teams spin, and oversubscribing them
+// stalls every parallel section.
 int DefaultThreads() {
-  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int n = 0;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(n, 1, 64);
 }
 
 Result<ProviderHandle> BuildLocalProvider(const ConfigNode& p, const std::string& name) {

@@ -250,6 +250,10 @@ Result<LocalChatModel::Prepared> LocalChatModel::Prepare(const ChatRequest& r) c
   if (r.tools.is_array() && !r.tools.empty()) {
     return InvalidArgument("tools: tool calling is not supported by the local model yet");
   }
+  if (auto it = r.extra.find("logit_bias");
+      it != r.extra.end() && !it->is_null() && !(it->is_object() && it->empty())) {
+    return InvalidArgument("logit_bias: not supported by the local model yet");
+  }
   if (r.response_format.is_object() &&
       (!r.response_format.contains("type") || r.response_format["type"] != Json("text"))) {
     return InvalidArgument("response_format: only {\"type\": \"text\"} is supported by the local " +
@@ -451,11 +455,21 @@ void LocalEmbeddingModel::Loop() {
         j->box->Push({j->cancel->reason(), {}});
         continue;
       }
-      all.insert(all.end(), j->texts.begin(), j->texts.end());
+      all.insert(all.end(), j->texts.begin(), j->texts.end());  // kept for a re-run alone
       live.push_back(std::move(j));
     }
     if (live.empty()) continue;
     auto vectors = embedder_->Embed(all);
+    if (!vectors.ok() && live.size() > 1) {
+      // One request's text failed the merged run: run each alone so the others succeed
+      // and the error names an index of the request it belongs to.
+      for (auto& j : live) {
+        auto own = embedder_->Embed(j->texts);
+        j->box->Push(own.ok() ? EmbedOutcome{OkStatus(), std::move(*own)}
+                              : EmbedOutcome{own.status(), {}});
+      }
+      continue;
+    }
     size_t next = 0;
     for (auto& j : live) {
       if (!vectors.ok()) {

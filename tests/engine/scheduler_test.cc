@@ -27,17 +27,30 @@ struct Collector {
   int updates = 0;
   int finals = 0;
   GenerationUpdate last;
+  // With hold set, the sink blocks (holding the scheduler thread) until Release(): tests
+  // use it to freeze the scheduler at a known point instead of racing it.
+  bool hold = false;
 
   GenerationSink Sink() {
     return [this](GenerationUpdate&& u) {
-      std::lock_guard lock(mu);
+      std::unique_lock lock(mu);
       ++updates;
       for (const auto& t : u.tokens) tokens.push_back(t.id);
       text += u.text;
       if (u.done) ++finals;
       last = std::move(u);
       cv.notify_all();
+      cv.wait(lock, [&] { return !hold; });
     };
+  }
+  void Release() {
+    std::lock_guard lock(mu);
+    hold = false;
+    cv.notify_all();
+  }
+  void WaitForUpdates(int n) {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return updates >= n; }));
   }
   GenerationUpdate Wait() {
     std::unique_lock lock(mu);
@@ -64,6 +77,15 @@ class SchedulerTest : public ::testing::Test {
     r.sampling.temperature = 0;
     r.sampling.repetition_penalty = 1.3f;  // keeps the tiny model from looping on one token
     r.max_tokens = max_tokens;
+    return r;
+  }
+  // Greedy with negative penalties: the model keeps choosing tokens it already produced,
+  // so it never reaches an end-of-turn token and runs to max_tokens.
+  static GenerationRequest Endless(std::vector<int32_t> prompt, int max_tokens) {
+    GenerationRequest r = Greedy(std::move(prompt), max_tokens);
+    r.sampling.repetition_penalty = 1.0f;
+    r.sampling.frequency_penalty = -2.0f;
+    r.sampling.presence_penalty = -2.0f;
     return r;
   }
   // Waits until `pred(stats)` holds (the scheduler runs on its own thread).
@@ -125,13 +147,12 @@ TEST_F(SchedulerTest, FinishReasonsUsageAndText) {
   auto sched = Make({});
   ASSERT_TRUE(sched);
   Collector c;
-  ASSERT_TRUE(sched->Submit(Greedy(Prompt(1), 5), c.Sink()).ok());
+  ASSERT_TRUE(sched->Submit(Endless(Prompt(1), 5), c.Sink()).ok());
   GenerationUpdate last = c.Wait();
   ASSERT_TRUE(last.status.ok());
-  if (last.finish_reason == "length") {
-    EXPECT_EQ(last.completion_tokens, 5);
-    EXPECT_EQ(c.tokens.size(), 5u);
-  }
+  ASSERT_EQ(last.finish_reason, "length");
+  EXPECT_EQ(last.completion_tokens, 5);
+  EXPECT_EQ(c.tokens.size(), 5u);
   EXPECT_EQ(last.prompt_tokens, static_cast<int>(Prompt(1).size()));
   // The text is the decoded tokens.
   auto decoded = tiny_.tokenizer->Decode(c.tokens, false);
@@ -139,15 +160,14 @@ TEST_F(SchedulerTest, FinishReasonsUsageAndText) {
   EXPECT_EQ(c.text, *decoded);
 
   // A stop sequence made of the first two generated characters ends at once, unsent.
-  if (c.text.size() >= 2) {
-    Collector s;
-    GenerationRequest r = Greedy(Prompt(1), 5);
-    r.stop = {c.text.substr(0, 2)};
-    ASSERT_TRUE(sched->Submit(r, s.Sink()).ok());
-    last = s.Wait();
-    EXPECT_EQ(last.finish_reason, "stop");
-    EXPECT_EQ(s.text, "");
-  }
+  ASSERT_GE(c.text.size(), 2u);
+  Collector s;
+  GenerationRequest r = Endless(Prompt(1), 5);
+  r.stop = {c.text.substr(0, 2)};
+  ASSERT_TRUE(sched->Submit(r, s.Sink()).ok());
+  last = s.Wait();
+  EXPECT_EQ(last.finish_reason, "stop");
+  EXPECT_EQ(s.text, "");
 }
 
 TEST_F(SchedulerTest, SameSeedSameTokens) {
@@ -177,11 +197,12 @@ TEST_F(SchedulerTest, FullQueueIsRejectedWithRetryAfter) {
   auto sched = Make(o);
   ASSERT_TRUE(sched);
   Collector a, b;
-  auto ha = sched->Submit(Greedy(Prompt(0), 400), a.Sink());
+  a.hold = true;  // a's first update freezes the scheduler thread: a is running
+  auto ha = sched->Submit(Endless(Prompt(0), 400), a.Sink());
   ASSERT_TRUE(ha.ok());
-  WaitFor(*sched, [](const auto& s) { return s.running == 1 && s.queued == 0; });
-  auto hb = sched->Submit(Greedy(Prompt(1), 400), b.Sink());
-  ASSERT_TRUE(hb.ok());
+  a.WaitForUpdates(1);
+  auto hb = sched->Submit(Endless(Prompt(1), 400), b.Sink());
+  ASSERT_TRUE(hb.ok());  // waits in the queue: the scheduler is frozen
   Collector c;
   auto hc = sched->Submit(Greedy(Prompt(2), 4), c.Sink());
   ASSERT_FALSE(hc.ok());
@@ -191,6 +212,7 @@ TEST_F(SchedulerTest, FullQueueIsRejectedWithRetryAfter) {
   // Cancelling frees the slots: a queued request is dropped, a running one stops.
   (*hb)->Cancel();
   (*ha)->Cancel();
+  a.Release();
   EXPECT_EQ(a.Wait().status.code(), StatusCode::kCancelled);
   EXPECT_EQ(b.Wait().status.code(), StatusCode::kCancelled);
   EXPECT_LT(a.tokens.size(), 400u);
@@ -211,15 +233,14 @@ TEST_F(SchedulerTest, KvBudgetBoundsRunningSequences) {
   ASSERT_TRUE(sched);
   std::vector<Collector> cs(5);
   for (int i = 0; i < 5; ++i) {
-    GenerationRequest r = Greedy(Prompt(i), 0);  // 0: until the context is full
+    GenerationRequest r = Endless(Prompt(i), 0);  // 0: until the context is full
     ASSERT_TRUE(sched->Submit(r, cs[i].Sink()).ok());
   }
   for (int i = 0; i < 5; ++i) {
     const auto last = cs[i].Wait();
     ASSERT_TRUE(last.status.ok());
-    if (last.finish_reason == "length") {
-      EXPECT_EQ(last.prompt_tokens + last.completion_tokens, 64) << "fills the context";
-    }
+    ASSERT_EQ(last.finish_reason, "length");
+    EXPECT_EQ(last.prompt_tokens + last.completion_tokens, 64) << "fills the context";
   }
   // The stats are updated after the step whose sinks reported the last finish.
   WaitFor(*sched, [](const auto& s) { return s.running == 0 && s.kv_reserved_bytes == 0; });

@@ -181,6 +181,7 @@ def test_concurrent_requests_are_batched_and_match_sequential(embedded):
 def test_unsupported_requests_are_clear_errors(embedded):
     for params, needle in [({"n": 2}, "n"), ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
                            ({"response_format": {"type": "json_object"}}, "response_format"),
+                           ({"logit_bias": {"50": 10}}, "logit_bias"),
                            ({"temperature": 5}, "temperature")]:
         r = chat(embedded, Q, max_tokens=4, **params)
         assert r.status_code == 400, (params, r.text)
@@ -265,6 +266,10 @@ def test_client_disconnect_cancels_generation():
         r = chat(g.url, Q, temperature=0, max_tokens=8, timeout=30)
         assert r.status_code == 200
         assert time.time() - t0 < 20
+        # The abandoned stream was still generating when the client left (not finished on
+        # its own), so the fast reply above proves the cancellation freed the slot.
+        streams = [l for l in g.log_lines() if l.get("msg") == "request" and l.get("stream")]
+        assert streams and streams[0]["client_disconnected"] is True, streams
     finally:
         assert g.stop() == 0, g.read_log()
 
