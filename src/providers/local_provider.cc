@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
+#include <functional>
 
 #include "core/ids.h"
 #include "engine/chat_template.h"
@@ -213,6 +214,24 @@ class LocalStream final : public ChatStream {
   std::optional<Usage> pending_usage_;
 };
 
+// Runs fn() (returning Result<T>) on `pool` and awaits its result on the caller's
+// executor, so CPU work such as tokenizing a long prompt stays off the I/O threads.
+template <typename T>
+struct Boxed {
+  Result<T> value;
+};
+template <typename T>
+Awaitable<Result<T>> OnPool(ThreadPool& pool, const RequestContext& ctx,
+                            std::function<Result<T>()> fn) {
+  auto box = std::make_shared<Mailbox<Boxed<T>>>(co_await asio::this_coro::executor);
+  Status submitted = pool.Submit([box, fn = std::move(fn)]() mutable { box->Push({fn()}); });
+  if (!submitted.ok())
+    co_return Status(StatusCode::kUnavailable, "the local model is shutting down");
+  auto r = co_await box->Pop(ctx);
+  if (!r.ok()) co_return r.status();
+  co_return std::move(r->value);
+}
+
 Result<std::optional<double>> ExtraNumber(const ChatRequest& r, const char* key) {
   auto it = r.extra.find(key);
   if (it == r.extra.end() || it->is_null()) return std::optional<double>();
@@ -238,10 +257,12 @@ Result<std::shared_ptr<LocalChatModel>> LocalChatModel::Create(LocalChatOptions 
   m->tokenizer_ = std::move(tok);
   ASSIGN_OR_RETURN(m->scheduler_, engine::GenerationScheduler::Create(m->model_, m->tokenizer_,
                                                                       options.scheduler));
+  m->prep_pool_ = std::make_unique<ThreadPool>(1);
   return m;
 }
 
 LocalChatModel::~LocalChatModel() {
+  if (prep_pool_) prep_pool_->Shutdown();  // its tasks use the tokenizer
   if (scheduler_) scheduler_->Shutdown();
 }
 
@@ -335,7 +356,10 @@ Result<LocalChatModel::Prepared> LocalChatModel::Prepare(const ChatRequest& r) c
 
 Awaitable<Result<ChatResponse>> LocalChatModel::Complete(const RequestContext& ctx,
                                                          const ChatRequest& request) {
-  auto prepared = Prepare(request);
+  // A named task, not a temporary in the co_await expression (GCC 12 destroys such
+  // temporaries twice).
+  std::function<Result<Prepared>()> prepare = [this, request] { return Prepare(request); };
+  auto prepared = co_await OnPool<Prepared>(*prep_pool_, ctx, std::move(prepare));
   if (!prepared.ok()) co_return prepared.status();
   // What the response needs after the awaits below, held here, not through `this`.
   const std::shared_ptr<const engine::SpmTokenizer> tokenizer = tokenizer_;
@@ -372,7 +396,10 @@ Awaitable<Result<ChatResponse>> LocalChatModel::Complete(const RequestContext& c
 
 Awaitable<Result<ChatStreamPtr>> LocalChatModel::Stream(const RequestContext& ctx,
                                                         const ChatRequest& request) {
-  auto prepared = Prepare(request);
+  // A named task, not a temporary in the co_await expression (GCC 12 destroys such
+  // temporaries twice).
+  std::function<Result<Prepared>()> prepare = [this, request] { return Prepare(request); };
+  auto prepared = co_await OnPool<Prepared>(*prep_pool_, ctx, std::move(prepare));
   if (!prepared.ok()) co_return prepared.status();
   auto box = std::make_shared<UpdateBox>(co_await asio::this_coro::executor);
   auto handle = Submit(*scheduler_, std::move(prepared->generation), box);
@@ -387,11 +414,13 @@ namespace {
 struct EmbedOutcome {
   Status status;
   std::vector<std::vector<float>> vectors;
+  int64_t tokens = 0;  // word pieces, [CLS] and [SEP] included
 };
 }  // namespace
 
 struct LocalEmbeddingModel::Job {
   std::vector<std::string> texts;
+  int64_t tokens = 0;  // set by CountTokens on the embedding thread
   std::shared_ptr<Mailbox<EmbedOutcome>> box;
   std::shared_ptr<CancelSource> cancel;
 };
@@ -425,6 +454,25 @@ LocalEmbeddingModel::~LocalEmbeddingModel() {
   if (thread_.joinable()) thread_.join();
 }
 
+Status LocalEmbeddingModel::CountTokens(Job& job) const {
+  const auto& tok = embedder_->tokenizer();
+  job.tokens = 0;
+  for (size_t i = 0; i < job.texts.size(); ++i) {
+    auto ids = tok.Encode(job.texts[i], /*add_special=*/false, /*parse_special=*/true);
+    if (!ids.ok())
+      return InvalidArgument("input[" + std::to_string(i) + "]: " + ids.status().message());
+    const int64_t n = static_cast<int64_t>(ids->size()) + 2;
+    if (n > embedder_->max_seq_length()) {
+      return InvalidArgument("input[" + std::to_string(i) + "] is " + std::to_string(n) +
+                             " tokens; the local embedding model takes at most " +
+                             std::to_string(embedder_->max_seq_length()) +
+                             ": split the text into smaller pieces");
+    }
+    job.tokens += n;
+  }
+  return OkStatus();
+}
+
 void LocalEmbeddingModel::Loop() {
   for (;;) {
     std::vector<std::shared_ptr<Job>> batch;
@@ -455,6 +503,11 @@ void LocalEmbeddingModel::Loop() {
         j->box->Push({j->cancel->reason(), {}});
         continue;
       }
+      // Count tokens (usage) and refuse what the encoder would have to truncate.
+      if (Status s = CountTokens(*j); !s.ok()) {
+        j->box->Push({s, {}});
+        continue;
+      }
       all.insert(all.end(), j->texts.begin(), j->texts.end());  // kept for a re-run alone
       live.push_back(std::move(j));
     }
@@ -465,7 +518,7 @@ void LocalEmbeddingModel::Loop() {
       // and the error names an index of the request it belongs to.
       for (auto& j : live) {
         auto own = embedder_->Embed(j->texts);
-        j->box->Push(own.ok() ? EmbedOutcome{OkStatus(), std::move(*own)}
+        j->box->Push(own.ok() ? EmbedOutcome{OkStatus(), std::move(*own), j->tokens}
                               : EmbedOutcome{own.status(), {}});
       }
       continue;
@@ -478,7 +531,7 @@ void LocalEmbeddingModel::Loop() {
       }
       std::vector<std::vector<float>> mine;
       for (size_t i = 0; i < j->texts.size(); ++i) mine.push_back(std::move((*vectors)[next++]));
-      j->box->Push({OkStatus(), std::move(mine)});
+      j->box->Push({OkStatus(), std::move(mine), j->tokens});
     }
   }
 }
@@ -506,23 +559,6 @@ Awaitable<Result<EmbeddingResponse>> LocalEmbeddingModel::Embed(const RequestCon
   if (request.dimensions && *request.dimensions != embedder_->dim()) {
     co_return InvalidArgument("dimensions: the local embedding model gives " +
                               std::to_string(embedder_->dim()) + "-dimensional vectors");
-  }
-  // Count tokens (usage) and refuse what the encoder would have to truncate.
-  int64_t prompt_tokens = 0;
-  const auto& tok = embedder_->tokenizer();
-  for (size_t i = 0; i < texts.size(); ++i) {
-    auto ids = tok.Encode(texts[i], /*add_special=*/false, /*parse_special=*/true);
-    if (!ids.ok()) {
-      co_return InvalidArgument("input[" + std::to_string(i) + "]: " + ids.status().message());
-    }
-    const int64_t n = static_cast<int64_t>(ids->size()) + 2;
-    if (n > embedder_->max_seq_length()) {
-      co_return InvalidArgument("input[" + std::to_string(i) + "] is " + std::to_string(n) +
-                                " tokens; the local embedding model takes at most " +
-                                std::to_string(embedder_->max_seq_length()) +
-                                ": split the text into smaller pieces");
-    }
-    prompt_tokens += n;
   }
   auto box = std::make_shared<Mailbox<EmbedOutcome>>(co_await asio::this_coro::executor);
   auto job = std::make_shared<Job>();
@@ -552,8 +588,8 @@ Awaitable<Result<EmbeddingResponse>> LocalEmbeddingModel::Embed(const RequestCon
   EmbeddingResponse resp;
   resp.model = request.model;
   resp.data = std::move(result->vectors);
-  resp.usage.prompt_tokens = prompt_tokens;
-  resp.usage.total_tokens = prompt_tokens;
+  resp.usage.prompt_tokens = result->tokens;
+  resp.usage.total_tokens = result->tokens;
   co_return resp;
 }
 

@@ -1,11 +1,11 @@
 // Local models: the engine's Gemma 3 generator and MiniLM embedder behind the
 // ChatModel / EmbeddingModel interfaces, so the gateway serves them like any provider.
 //
-// LocalChatModel turns an OpenAI chat request into a prompt (the Gemma chat template,
-// message contents tokenized as plain text so they cannot forge turn markers), submits
-// it to a GenerationScheduler (continuous batching; see engine/scheduler.h) and turns
-// the scheduler's updates into a ChatResponse or a stream of chunks on the caller's
-// executor. The compute runs on the scheduler's own threads, never on I/O threads.
+// LocalChatModel turns an OpenAI chat request into a prompt (on a helper thread) (the Gemma chat
+// template, message contents tokenized as plain text so they cannot forge turn markers), submits it
+// to a GenerationScheduler (continuous batching; see engine/scheduler.h) and turns the scheduler's
+// updates into a ChatResponse or a stream of chunks on the caller's executor. The compute runs on
+// the scheduler's own threads, never on I/O threads.
 //   - Sampling: temperature (default 1, as OpenAI), top_p, presence_penalty,
 //     frequency_penalty (over the generated tokens), seed, stop, max_tokens (default:
 //     until the context is full), logprobs/top_logprobs; extensions read from the body
@@ -32,6 +32,7 @@
 #include <string>
 #include <thread>
 
+#include "core/thread_pool.h"
 #include "engine/bert_embedder.h"
 #include "engine/scheduler.h"
 #include "engine/spm_tokenizer.h"
@@ -75,6 +76,9 @@ class LocalChatModel final : public ChatModel {
   std::shared_ptr<const engine::Gemma3Model> model_;
   std::shared_ptr<const engine::SpmTokenizer> tokenizer_;
   std::shared_ptr<engine::GenerationScheduler> scheduler_;
+  // Renders and tokenizes prompts (Prepare), off the I/O threads. Declared last: it is
+  // shut down first, while the tokenizer its tasks use still exists.
+  std::unique_ptr<ThreadPool> prep_pool_;
 };
 
 struct LocalEmbeddingOptions {
@@ -98,6 +102,9 @@ class LocalEmbeddingModel final : public EmbeddingModel {
   struct Job;
   LocalEmbeddingModel() = default;
   void Loop();
+  // Sets job.tokens; kInvalidArgument naming the input that cannot be tokenized or is
+  // longer than the model's max_seq_length.
+  Status CountTokens(Job& job) const;
 
   LocalEmbeddingOptions options_;
   std::unique_ptr<engine::BertEmbedder> embedder_;
