@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "cli/model_fetch.h"
+#include "gateway/gateway_config.h"
 
 namespace gantry::cli {
 namespace {
@@ -57,9 +58,8 @@ std::string PullHint(const Status& s, const FetchOptions& o) {
 }  // namespace
 
 std::string ResolveModelsDir(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  if (std::string env = Env("GANTRY_MODELS"); !env.empty()) return env;
-  return "models";
+  // The same default as the local provider reads the models from.
+  return flag.empty() ? gateway::DefaultModelsDir() : flag;
 }
 
 Result<ModelManifest> ResolveManifest() {

@@ -210,16 +210,11 @@ size_t Gemma3Scratch::bytes() const {
   return n;
 }
 
-Status Gemma3Model::Forward(std::span<const int32_t> tokens, Gemma3State& state,
-                            std::span<float> logits, Workers& workers) const {
-  if (!state.scratch_) state.scratch_ = std::make_unique<Gemma3Scratch>();
-  if (tokens.empty()) {
-    if (!logits.empty() && logits.size() != static_cast<size_t>(hp_.n_vocab)) {
-      return InvalidArgument("logits buffer must hold n_vocab floats");
-    }
-    return OkStatus();
+Status Gemma3Model::CheckItem(const Gemma3State& state, std::span<const int32_t> tokens,
+                              std::span<const float> logits) const {
+  if (!logits.empty() && logits.size() != static_cast<size_t>(hp_.n_vocab)) {
+    return InvalidArgument("logits buffer must hold n_vocab floats");
   }
-  // Validate the whole span first so an error leaves the state untouched.
   if (state.n_past_ + static_cast<int64_t>(tokens.size()) > state.n_ctx_) {
     return Status(StatusCode::kResourceExhausted, "context full: " + std::to_string(state.n_past_) +
                                                       " + " + std::to_string(tokens.size()) +
@@ -232,9 +227,14 @@ Status Gemma3Model::Forward(std::span<const int32_t> tokens, Gemma3State& state,
                              std::to_string(hp_.n_vocab - 1) + ")");
     }
   }
-  if (!logits.empty() && logits.size() != static_cast<size_t>(hp_.n_vocab)) {
-    return InvalidArgument("logits buffer must hold n_vocab floats");
-  }
+  return OkStatus();
+}
+
+Status Gemma3Model::Forward(std::span<const int32_t> tokens, Gemma3State& state,
+                            std::span<float> logits, Workers& workers) const {
+  if (!state.scratch_) state.scratch_ = std::make_unique<Gemma3Scratch>();
+  // Validate the whole span first so an error leaves the state untouched.
+  RETURN_IF_ERROR(CheckItem(state, tokens, logits));
   constexpr size_t kChunk = 256;
   for (size_t i = 0; i < tokens.size(); i += kChunk) {
     const size_t n = std::min(kChunk, tokens.size() - i);
@@ -262,15 +262,6 @@ void Gemma3Model::MatMul(const WeightMatrix& w, const float* x, int tokens, floa
     workers.ParallelFor(tokens, 1, quantize_rows);
   } else {
     quantize_rows(0, tokens, 0);
-  }
-  if (tokens == 1) {
-    // One token (plain decoding): the row-by-row dot streams the weights fastest (the
-    // tiles pay off only when a weight block is reused across tokens). Same results.
-    const VecDotFn dot = k.Dot(w.type);
-    workers.ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int) {
-      for (int64_t r = begin; r < end; ++r) y[r] = dot(w.data + r * w.row_bytes, xq, w.cols);
-    });
-    return;
   }
   const MatMulFn matmul = k.MatMul(w.type);
   workers.ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int) {
@@ -346,28 +337,12 @@ Status Gemma3Model::ForwardBatch(std::span<const Gemma3BatchItem> items, Gemma3S
       if (items[j].state == it.state) return InvalidArgument(where + "state used twice");
     }
     if (it.tokens.empty()) return InvalidArgument(where + "no tokens");
-    if (!it.logits.empty()) {
-      if (it.logits.size() != static_cast<size_t>(hp_.n_vocab)) {
-        return InvalidArgument(where + "logits buffer must hold n_vocab floats");
-      }
-      ++n_logits;
+    if (Status st = CheckItem(*it.state, it.tokens, it.logits); !st.ok()) {
+      return Status(st.code(), where + st.message());
     }
-    const Gemma3State& s = *it.state;
-    if (s.n_past_ + static_cast<int64_t>(it.tokens.size()) > s.n_ctx_) {
-      return Status(StatusCode::kResourceExhausted,
-                    where + "context full: " + std::to_string(s.n_past_) + " + " +
-                        std::to_string(it.tokens.size()) + " tokens exceed n_ctx " +
-                        std::to_string(s.n_ctx_));
-    }
-    for (int32_t t : it.tokens) {
-      if (t < 0 || t >= hp_.n_vocab) {
-        return InvalidArgument(where + "token id " + std::to_string(t) +
-                               " is outside the vocabulary (0.." + std::to_string(hp_.n_vocab - 1) +
-                               ")");
-      }
-    }
+    if (!it.logits.empty()) ++n_logits;
     total += static_cast<int64_t>(it.tokens.size());
-    max_ctx = std::max(max_ctx, s.n_past_ + static_cast<int>(it.tokens.size()));
+    max_ctx = std::max(max_ctx, it.state->n_past_ + static_cast<int>(it.tokens.size()));
   }
   if (total == 0) return OkStatus();
   if (total > (1 << 20)) return InvalidArgument("batch too large: " + std::to_string(total));

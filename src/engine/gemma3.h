@@ -116,6 +116,9 @@ class Gemma3Model final {
   };
 
   Gemma3Model() = default;
+  // The checks of one sequence's share of a pass: logits size, context room, token ids.
+  Status CheckItem(const Gemma3State& state, std::span<const int32_t> tokens,
+                   std::span<const float> logits) const;
   // y[t * w.rows + r] = row r of w . x[t * w.cols ...] for t < tokens.
   void MatMul(const WeightMatrix& w, const float* x, int tokens, float* y, Gemma3Scratch& sc,
               Workers& workers) const;

@@ -3,11 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -16,70 +12,26 @@
 
 #include "engine/cpu_features.h"
 #include "engine/quant.h"
+#include "engine/quant_test_util.h"
 
 namespace gantry::engine {
 namespace {
 
-uint32_t Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
+using quant_testing::Avx2Unavailable;
+using quant_testing::Bits;
+using quant_testing::kWeightTypes;
+using quant_testing::RandomRow;
 
-const GgmlType kWeightTypes[] = {
-    GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
-    GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
-    GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K,
-};
-
-// Byte offsets of the fp16 scale fields of each block type.
-std::vector<int> HalfFields(GgmlType t) {
-  switch (t) {
-    case GgmlType::kQ4_0:
-    case GgmlType::kQ5_0:
-    case GgmlType::kQ8_0:
-      return {0};
-    case GgmlType::kQ4_1:
-    case GgmlType::kQ5_1:
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K:
-      return {0, 2};
-    case GgmlType::kQ6_K:
-      return {208};
-    default:
-      return {};
-  }
-}
-
-// `rows` random valid weight rows, `stride` bytes apart: random quant bytes with fp16
-// scales of sensible magnitude and either sign, finite random F16/BF16/F32 values. The
-// padding between rows is random too.
+// `rows` random valid weight rows (RandomRow), `stride` bytes apart; the padding
+// between rows is random too.
 std::vector<uint8_t> RandomWeights(GgmlType t, int64_t rows, int64_t n, int64_t stride,
                                    std::mt19937& rng) {
   std::vector<uint8_t> w(static_cast<size_t>(rows * stride));
   std::uniform_int_distribution<int> byte(0, 255);
   for (auto& b : w) b = static_cast<uint8_t>(byte(rng));
-  std::uniform_real_distribution<float> expo(-4.0f, 0.0f);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   for (int64_t r = 0; r < rows; ++r) {
-    uint8_t* row = w.data() + r * stride;
-    if (t == GgmlType::kF32 || t == GgmlType::kF16 || t == GgmlType::kBF16) {
-      for (int64_t i = 0; i < n; ++i) {
-        const float v = normal(rng);
-        if (t == GgmlType::kF32) std::memcpy(row + 4 * i, &v, 4);
-        const uint16_t h = t == GgmlType::kF16 ? Fp32ToFp16(v) : Fp32ToBf16(v);
-        if (t != GgmlType::kF32) std::memcpy(row + 2 * i, &h, 2);
-      }
-      continue;
-    }
-    const TypeTraits* tr = Traits(t);
-    for (int64_t b = 0; b < n / tr->block_elems; ++b) {
-      for (int off : HalfFields(t)) {
-        const float v = std::pow(10.0f, expo(rng));
-        const uint16_t h = Fp32ToFp16(byte(rng) < 64 ? -v : v);
-        std::memcpy(row + b * tr->block_bytes + off, &h, 2);
-      }
-    }
+    const std::vector<uint8_t> row = RandomRow(t, n, rng);
+    std::memcpy(w.data() + r * stride, row.data(), row.size());
   }
   return w;
 }
@@ -108,15 +60,6 @@ std::vector<int64_t> Lengths(GgmlType t) {
   if (be == 1) return {7, 64, 640};
   if (be == kQK) return {32, 64, 96, 640};  // 1, 2, 3 and 20 blocks
   return {256, 512, 768};
-}
-
-// The AVX2 kernels must exist whenever the CPU can run them; only a CPU without
-// AVX2/FMA/F16C (or a non-x86 build) skips the AVX2 set.
-bool Avx2Unavailable() {
-  const CpuFeatures& f = DetectCpuFeatures();
-  const bool cpu_has = f.avx2 && f.fma && f.f16c;
-  EXPECT_FALSE(cpu_has && Avx2Kernels() == nullptr) << "CPU has AVX2/FMA/F16C but no kernels";
-  return Avx2Kernels() == nullptr;
 }
 
 constexpr uint32_t kSentinel = 0x7FC0DEADu;  // a NaN no kernel produces
@@ -262,65 +205,6 @@ TEST(QuantAxpyF16, Avx2MatchesScalarBitForBit) {
     for (int64_t i = 0; i < n; ++i) y_ref[i] += 0.3f * Fp16ToFp32(x[i]);
     ScalarKernels().axpy_f16(0.3f, x.data(), y_k.data(), n);
     EXPECT_EQ(0, std::memcmp(y_ref.data(), y_k.data(), n * sizeof(float)));
-  }
-}
-
-// Not a check: prints the time per (weight row x activation row) pair of Kernels()'s
-// MatMul against a loop over its vec_dot, single-threaded, for the default model's shapes.
-// Run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'.
-TEST(QuantMatMul, DISABLED_Throughput) {
-  struct Case {
-    GgmlType t;
-    int64_t rows, n;
-  };
-  const Case cases[] = {
-      {GgmlType::kQ8_0, 2048, 640},
-      {GgmlType::kQ5_0, 2048, 640},
-      {GgmlType::kQ4_K, 640, 2048},
-      {GgmlType::kQ6_K, 640, 2048},
-  };
-  const KernelSet& k = Kernels();
-  std::mt19937 rng(14);
-  using Clock = std::chrono::steady_clock;
-  std::printf("kernel set %s; ns per pair (vec_dot loop / matmul)\n", k.name);
-  for (const Case& cs : cases) {
-    const int64_t w_stride = RowBytes(cs.t, cs.n);
-    const int64_t a_stride = RowBytes(Traits(cs.t)->vec_dot_type, cs.n);
-    const std::vector<uint8_t> w = RandomWeights(cs.t, cs.rows, cs.n, w_stride, rng);
-    for (int64_t cols : {1, 4, 16, 64}) {
-      const std::vector<uint8_t> a = RandomActivations(k, cs.t, cols, cs.n, a_stride, rng);
-      std::vector<float> y(static_cast<size_t>(cols * cs.rows));
-      const VecDotFn dot = k.Dot(cs.t);
-      const MatMulFn mm = k.MatMul(cs.t);
-      auto loop = [&] {
-        for (int64_t r = 0; r < cs.rows; ++r) {
-          for (int64_t c = 0; c < cols; ++c) {
-            y[c * cs.rows + r] = dot(w.data() + r * w_stride, a.data() + c * a_stride, cs.n);
-          }
-        }
-      };
-      auto tiled = [&] {
-        mm(w.data(), w_stride, cs.rows, a.data(), a_stride, cols, cs.n, y.data(), cs.rows);
-      };
-      // Best of five runs of about rows x 1024 pairs each, after a warm-up run.
-      auto time = [&](auto&& f) {
-        const int reps = static_cast<int>(std::max<int64_t>(1, 1024 / cols));
-        f();
-        double best = 1e30;
-        for (int round = 0; round < 5; ++round) {
-          const auto t0 = Clock::now();
-          for (int i = 0; i < reps; ++i) f();
-          const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-          best = std::min(best, ns / reps / static_cast<double>(cs.rows * cols));
-        }
-        return best;
-      };
-      const double t_loop = time(loop);
-      const double t_tiled = time(tiled);
-      std::printf("%-5s %5lld x %5lld cols=%-3lld  loop %7.2f ns  matmul %7.2f ns  (x%.2f)\n",
-                  Traits(cs.t)->name, static_cast<long long>(cs.rows), static_cast<long long>(cs.n),
-                  static_cast<long long>(cols), t_loop, t_tiled, t_loop / t_tiled);
-    }
   }
 }
 

@@ -14,82 +14,24 @@
 #include <vector>
 
 #include "engine/cpu_features.h"
+#include "engine/quant_test_util.h"
 
 namespace gantry::engine {
 namespace {
 
+using quant_testing::Avx2Unavailable;
+using quant_testing::Bits;
+using quant_testing::FromBits;
+using quant_testing::HalfFields;
+using quant_testing::kWeightTypes;
+using quant_testing::RandomRow;
+
 // ---- helpers ----
 
-uint32_t Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-float FromBits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 uint32_t Id(GgmlType t) { return static_cast<uint32_t>(t); }
 
-const GgmlType kWeightTypes[] = {
-    GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
-    GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
-    GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K,
-};
 const GgmlType kActTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16,
                               GgmlType::kQ8_0, GgmlType::kQ8_1, GgmlType::kQ8_K};
-
-// Byte offsets of the fp16 scale fields of each block type.
-std::vector<int> HalfFields(GgmlType t) {
-  switch (t) {
-    case GgmlType::kQ4_0:
-    case GgmlType::kQ5_0:
-    case GgmlType::kQ8_0:
-      return {0};
-    case GgmlType::kQ4_1:
-    case GgmlType::kQ5_1:
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K:
-      return {0, 2};
-    case GgmlType::kQ6_K:
-      return {208};
-    default:
-      return {};
-  }
-}
-
-// Random valid weight rows: random quant bytes, fp16 scales of sensible magnitude (or
-// exactly `fixed_scale` when non-zero), finite random F16/BF16/F32 values.
-std::vector<uint8_t> RandomRow(GgmlType t, int64_t n, std::mt19937& rng, float fixed_scale = 0) {
-  std::vector<uint8_t> row(static_cast<size_t>(RowBytes(t, n)));
-  std::uniform_int_distribution<int> byte(0, 255);
-  for (auto& b : row) b = static_cast<uint8_t>(byte(rng));
-  std::uniform_real_distribution<float> expo(-4.0f, 0.0f);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  auto scale = [&] {
-    if (fixed_scale != 0) return fixed_scale;
-    const float v = std::pow(10.0f, expo(rng));
-    return byte(rng) < 64 ? -v : v;
-  };
-  if (t == GgmlType::kF32 || t == GgmlType::kF16 || t == GgmlType::kBF16) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = normal(rng);
-      if (t == GgmlType::kF32) std::memcpy(&row[4 * i], &v, 4);
-      const uint16_t h = t == GgmlType::kF16 ? Fp32ToFp16(v) : Fp32ToBf16(v);
-      if (t != GgmlType::kF32) std::memcpy(&row[2 * i], &h, 2);
-    }
-    return row;
-  }
-  const TypeTraits* tr = Traits(t);
-  for (int64_t b = 0; b < n / tr->block_elems; ++b) {
-    for (int off : HalfFields(t)) {
-      const uint16_t h = Fp32ToFp16(scale());
-      std::memcpy(&row[b * tr->block_bytes + off], &h, 2);
-    }
-  }
-  return row;
-}
 
 std::vector<float> RandomFloats(int64_t n, std::mt19937& rng, float scale = 1.0f) {
   std::normal_distribution<float> normal(0.0f, scale);
@@ -297,15 +239,6 @@ TEST(QuantConvert, Fp16RoundTripsEveryFiniteHalf) {
   EXPECT_EQ(Fp32ToFp16(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie to even
   EXPECT_EQ(Fp32ToFp16(1.0f + std::ldexp(3.0f, -11)), 0x3C02);
   EXPECT_EQ(Fp32ToFp16(-0.0f), 0x8000);
-}
-
-// The AVX2 kernels must exist whenever the CPU can run them; only a CPU without
-// AVX2/FMA/F16C (or a non-x86 build) skips the AVX2 comparisons.
-bool Avx2Unavailable() {
-  const CpuFeatures& f = DetectCpuFeatures();
-  const bool cpu_has = f.avx2 && f.fma && f.f16c;
-  EXPECT_FALSE(cpu_has && Avx2Kernels() == nullptr) << "CPU has AVX2/FMA/F16C but no kernels";
-  return Avx2Kernels() == nullptr;
 }
 
 // F16C (through the AVX2 kernels) as the oracle for the scalar conversions.

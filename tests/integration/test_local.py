@@ -7,7 +7,6 @@ import concurrent.futures as cf
 import json
 import math
 import os
-import socket
 import subprocess
 import time
 
