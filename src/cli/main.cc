@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/models_cmd.h"
+#include "cli/rag_cmd.h"
 #include "cli/serve.h"
 
 int main(int argc, char** argv) {
@@ -38,7 +39,43 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   list->add_flag("--verify", models.verify, "Also check every file's SHA-256");
 
+  auto add_client = [](CLI::App* sub, gantry::cli::RagClientFlags& f) {
+    sub->add_option("--server", f.server,
+                    "Base URL of a running gantry (e.g. http://127.0.0.1:8080)");
+    sub->add_option("--data", f.data_dir,
+                    "Data directory to open directly (default ./data when --server is not given)");
+    sub->add_option("--config", f.config_file, "YAML config with --data (default: embedded)");
+    sub->add_option("--api-key", f.api_key, "Bearer key with --server (default $GANTRY_API_KEY)");
+  };
+  gantry::cli::IngestFlags ingest;
+  auto* in = app.add_subcommand("ingest", "Add files or folders to a collection");
+  in->add_option("paths", ingest.paths, "Files or directories (.txt .md .html .pdf .json .jsonl)")
+      ->required();
+  in->add_option("--collection,-c", ingest.collection, "Collection name")->required();
+  in->add_option("--metadata", ingest.metadata_json, "JSON object stored with every document");
+  in->add_option("--acl", ingest.acl, "Principals allowed to read the documents (repeatable)");
+  in->add_flag("--prune", ingest.prune,
+               "Remove documents whose files disappeared from the ingested folders");
+  in->add_flag("--quiet,-q", ingest.quiet, "No progress output");
+  add_client(in, ingest.client);
+
+  gantry::cli::AskFlags ask;
+  auto* a = app.add_subcommand("ask", "Answer a question from a collection, with citations");
+  a->add_option("question", ask.question, "The question")->required();
+  a->add_option("--collection,-c", ask.collections, "Collection(s) to search")->required();
+  a->add_option("--model", ask.model, "Chat model (default: the first configured)");
+  a->add_option("-k", ask.k, "Sources to retrieve")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  a->add_option("--mode", ask.mode, "lexical, dense or hybrid")->capture_default_str();
+  a->add_option("--filter", ask.filter_json, "Metadata filter (JSON)");
+  a->add_option("--max-tokens", ask.max_tokens, "Longest answer")->capture_default_str();
+  a->add_flag("--json", ask.json, "Print the whole response as JSON");
+  add_client(a, ask.client);
+
   CLI11_PARSE(app, argc, argv);
+  if (in->parsed()) return gantry::cli::RunIngest(ingest, std::cout, std::cerr);
+  if (a->parsed()) return gantry::cli::RunAsk(ask, std::cout, std::cerr);
   if (s->parsed()) return gantry::cli::RunServe(serve);
   if (pull->parsed()) return gantry::cli::RunModelsPull(models, std::cerr);
   if (list->parsed()) return gantry::cli::RunModelsList(models, std::cout, std::cerr);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/rag_setup.h"
 #include "core/logging.h"
 #include "gateway/gateway_config.h"
 #include "server/handlers.h"
@@ -61,7 +62,7 @@ int RunServe(const ServeFlags& flags) {
   auto doc = LoadConfig(flags.config_file);
   if (!doc.ok()) return Fail(doc.status(), "Fix the config file and run `gantry serve` again.");
   const ConfigNode root = (*doc)->Root();
-  if (Status s = root.CheckKeys({"server", "auth", "log", "providers", "models"}); !s.ok()) {
+  if (Status s = root.CheckKeys({"server", "auth", "log", "providers", "models", "rag"}); !s.ok()) {
     return Fail(s);
   }
 
@@ -86,15 +87,30 @@ int RunServe(const ServeFlags& flags) {
 
   auto auth_section = root.Map("auth");
   if (!auth_section.ok()) return Fail(auth_section.status());
-  if (Status s = auth_section->CheckKeys({"api_keys"}); !s.ok()) return Fail(s);
+  if (Status s = auth_section->CheckKeys({"api_keys", "keys"}); !s.ok()) return Fail(s);
   auto keys = auth_section->StringList("api_keys");
   if (!keys.ok()) return Fail(keys.status());
-  std::vector<Secret> secrets;
+  std::vector<server::ApiKey> api_keys;
   for (auto& k : *keys) {
     log->AddSecret(k);
-    secrets.emplace_back(std::move(k));
+    api_keys.push_back({Secret(std::move(k)), "default", {}});
   }
-  auto auth = std::make_shared<const server::Authenticator>(secrets);
+  // auth.keys: [{key: ${KEY}, tenant: acme, groups: [eng]}]
+  auto entries = auth_section->MapList("keys");
+  if (!entries.ok()) return Fail(entries.status());
+  for (const auto& e : *entries) {
+    if (Status s = e.CheckKeys({"key", "tenant", "groups"}); !s.ok()) return Fail(s);
+    auto key = e.String("key");
+    auto tenant = e.String("tenant", "default");
+    auto groups = e.StringList("groups");
+    if (!key.ok()) return Fail(key.status());
+    if (!tenant.ok()) return Fail(tenant.status());
+    if (!groups.ok()) return Fail(groups.status());
+    if (key->empty()) return Fail(e.Error("key", "must not be empty"));
+    log->AddSecret(*key);
+    api_keys.push_back({Secret(std::move(*key)), std::move(*tenant), std::move(*groups)});
+  }
+  auto auth = std::make_shared<const server::Authenticator>(api_keys);
 
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
@@ -112,6 +128,10 @@ int RunServe(const ServeFlags& flags) {
         "(see examples/gantry.yaml) and pass it with --config",
         nullptr);
   }
+
+  auto rag = OpenRag(root, **gw, flags.data_dir, log);
+  if (!rag.ok()) return Fail(rag.status(), "Fix the rag section or the data directory.");
+  (*gw)->SetRag(rag->get());
 
   server::Services services;
   services.gateway = gw->get();
@@ -135,6 +155,7 @@ int RunServe(const ServeFlags& flags) {
   srv->Run(/*handle_signals=*/true);
   // Providers keep pooled upstream sockets bound to the server's io_context: close them while
   // that context still exists (srv, declared after gw, would be destroyed first).
+  rag->reset();  // saves the vector indexes; uses the gateway's embedding model
   gw->reset();
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "gateway/gateway.h"
 
+#include "gateway/rag_stage.h"
+
 namespace gantry::gateway {
 
 Result<std::unique_ptr<Gateway>> Gateway::Create(std::vector<ProviderHandle> providers,
@@ -39,6 +41,20 @@ std::vector<providers::ModelInfo> Gateway::ListModels() const {
   return out;
 }
 
+std::shared_ptr<providers::EmbeddingModel> Gateway::EmbeddingProvider(
+    const std::string& model) const {
+  auto it = routes_.find(model);
+  if (it == routes_.end() || it->second.kind != ModelKind::kEmbedding) return nullptr;
+  return providers_.at(it->second.provider).embedding;
+}
+
+std::string Gateway::DefaultEmbeddingModel() const {
+  for (const auto& [name, r] : routes_) {
+    if (r.kind == ModelKind::kEmbedding) return name;
+  }
+  return "";
+}
+
 Result<const ModelRoute*> Gateway::Resolve(const std::string& model, ModelKind kind) const {
   auto it = routes_.find(model);
   if (it == routes_.end()) {
@@ -57,17 +73,24 @@ Awaitable<Result<providers::ChatResponse>> Gateway::Complete(const RequestContex
                                                              providers::ChatRequest request) {
   CO_ASSIGN_OR_RETURN(const ModelRoute* route, Resolve(request.model, ModelKind::kChat));
   const std::string alias = request.model;
+  CO_ASSIGN_OR_RETURN(auto plan, co_await PrepareRag(rag_, ctx, request));
+  if (plan && !plan->answerable()) co_return DontKnowResponse(ctx, request, *plan);
   request.model = route->upstream_model;
   auto r = co_await providers_.at(route->provider).chat->Complete(ctx, request);
   if (r.ok() && r->model.empty()) r->model = alias;
+  if (r.ok() && plan) FinishRag(*plan, *r);
   co_return r;
 }
 
 Awaitable<Result<providers::ChatStreamPtr>> Gateway::Stream(const RequestContext& ctx,
                                                             providers::ChatRequest request) {
   CO_ASSIGN_OR_RETURN(const ModelRoute* route, Resolve(request.model, ModelKind::kChat));
+  CO_ASSIGN_OR_RETURN(auto plan, co_await PrepareRag(rag_, ctx, request));
+  if (plan && !plan->answerable()) co_return DontKnowStream(ctx, request, std::move(*plan));
   request.model = route->upstream_model;
-  co_return co_await providers_.at(route->provider).chat->Stream(ctx, request);
+  auto stream = co_await providers_.at(route->provider).chat->Stream(ctx, request);
+  if (!stream.ok() || !plan) co_return stream;
+  co_return WrapRagStream(std::move(*stream), std::move(*plan));
 }
 
 Awaitable<Result<providers::EmbeddingResponse>> Gateway::Embed(

@@ -1,8 +1,9 @@
 // Gateway: the request pipeline between the server and the providers.
 //
-// For now it resolves a client-facing model name to a provider and the
-// provider's name for the model, then calls the provider; later stages
-// (limits, guards, cache, routing with fallbacks) plug in here.
+// It resolves a client-facing model name to a provider and the provider's
+// name for the model, grounds requests that carry `rag` (gateway/rag_stage.h),
+// then calls the provider; later stages (limits, guards, cache, routing with
+// fallbacks) plug in here.
 //
 // Thread safety: thread-safe after construction; the model table is immutable.
 #pragma once
@@ -15,6 +16,7 @@
 #include "core/config.h"
 #include "core/logging.h"
 #include "providers/chat_model.h"
+#include "rag/rag_service.h"
 
 namespace gantry::gateway {
 
@@ -46,8 +48,17 @@ class Gateway final {
   static Result<std::unique_ptr<Gateway>> Create(std::vector<ProviderHandle> providers,
                                                  std::vector<ModelRoute> routes, LoggerPtr logger);
 
+  // Enables the RAG stage (chat requests with a `rag` field). `rag` must
+  // outlive the gateway; set before serving.
+  void SetRag(rag::RagService* rag) { rag_ = rag; }
+  rag::RagService* rag() const { return rag_; }
+
   std::vector<providers::ModelInfo> ListModels() const;
   bool HasModel(const std::string& name) const { return routes_.count(name) > 0; }
+  // The embedding implementation behind a model name (null when the name is
+  // not an embedding model), and the first embedding model configured ("" if none).
+  std::shared_ptr<providers::EmbeddingModel> EmbeddingProvider(const std::string& model) const;
+  std::string DefaultEmbeddingModel() const;
 
   // kNotFound for an unknown model; otherwise whatever the provider returns.
   Awaitable<Result<providers::ChatResponse>> Complete(const RequestContext& ctx,
@@ -64,6 +75,7 @@ class Gateway final {
   std::map<std::string, ProviderHandle> providers_;
   std::map<std::string, ModelRoute> routes_;
   LoggerPtr logger_;
+  rag::RagService* rag_ = nullptr;
 };
 
 }  // namespace gantry::gateway

@@ -71,6 +71,7 @@ struct ChatResponse {
   std::vector<ChatChoice> choices;
   std::optional<Usage> usage;
   std::string system_fingerprint;
+  Json extra = Json::object();  // gantry extensions (e.g. "rag"), top-level fields
 };
 
 struct ChatDelta {
@@ -94,6 +95,7 @@ struct ChatChunk {
   std::vector<ChunkChoice> choices;  // empty in the final usage-only chunk
   std::optional<Usage> usage;
   std::string system_fingerprint;
+  Json extra = Json::object();  // gantry extensions (e.g. "rag"), top-level fields
 };
 
 struct EmbeddingRequest {

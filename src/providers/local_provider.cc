@@ -7,71 +7,18 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
 #include <functional>
+#include <limits>
 
 #include "core/ids.h"
 #include "engine/chat_template.h"
 #include "engine/gguf.h"
 #include "engine/stream_decoder.h"
+#include "providers/mailbox.h"
 
 namespace gantry::providers {
 namespace asio = boost::asio;
 
 namespace {
-
-// Hands values from another thread to one coroutine on an executor (a strand: the
-// wake-up is posted there, so it cannot race the wait).
-template <typename T>
-class Mailbox : public std::enable_shared_from_this<Mailbox<T>> {
- public:
-  explicit Mailbox(asio::any_io_executor ex)
-      : ex_(std::move(ex)), timer_(std::make_shared<asio::steady_timer>(ex_)) {}
-
-  // Any thread.
-  void Push(T value) {
-    {
-      std::lock_guard lock(mu_);
-      items_.push_back(std::move(value));
-    }
-    Poke();
-  }
-  void Poke() {
-    asio::post(ex_, [weak = std::weak_ptr<asio::steady_timer>(timer_)] {
-      if (auto t = weak.lock()) t->cancel();
-    });
-  }
-
-  // On the executor. The next value; the request's cancellation reason when it is
-  // cancelled first, kDeadlineExceeded when its deadline passes first.
-  Awaitable<Result<T>> Pop(const RequestContext& ctx) {
-    for (;;) {
-      // Cancellation and the deadline win over values already buffered: a reader slower
-      // than the generation must not run past its deadline.
-      if (ctx.cancel->cancelled()) co_return ctx.cancel->reason();
-      if (ctx.deadline.Expired(*ctx.clock)) co_return DeadlineExceeded("deadline exceeded");
-      {
-        std::lock_guard lock(mu_);
-        if (!items_.empty()) {
-          T v = std::move(items_.front());
-          items_.pop_front();
-          co_return v;
-        }
-      }
-      // Measured on the request's clock, so an injected clock cannot make this spin.
-      if (ctx.deadline.infinite()) {
-        timer_->expires_at(asio::steady_timer::time_point::max());
-      } else {
-        timer_->expires_after(ctx.deadline.Remaining(*ctx.clock));
-      }
-      co_await timer_->async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-  }
-
- private:
-  asio::any_io_executor ex_;
-  std::shared_ptr<asio::steady_timer> timer_;
-  std::mutex mu_;
-  std::deque<T> items_;
-};
 
 Json LogprobEntry(const std::string& bytes, float logprob) {
   Json b = Json::array();
@@ -214,24 +161,6 @@ class LocalStream final : public ChatStream {
   std::optional<Usage> pending_usage_;
 };
 
-// Runs fn() (returning Result<T>) on `pool` and awaits its result on the caller's
-// executor, so CPU work such as tokenizing a long prompt stays off the I/O threads.
-template <typename T>
-struct Boxed {
-  Result<T> value;
-};
-template <typename T>
-Awaitable<Result<T>> OnPool(ThreadPool& pool, const RequestContext& ctx,
-                            std::function<Result<T>()> fn) {
-  auto box = std::make_shared<Mailbox<Boxed<T>>>(co_await asio::this_coro::executor);
-  Status submitted = pool.Submit([box, fn = std::move(fn)]() mutable { box->Push({fn()}); });
-  if (!submitted.ok())
-    co_return Status(StatusCode::kUnavailable, "the local model is shutting down");
-  auto r = co_await box->Pop(ctx);
-  if (!r.ok()) co_return r.status();
-  co_return std::move(r->value);
-}
-
 Result<std::optional<double>> ExtraNumber(const ChatRequest& r, const char* key) {
   auto it = r.extra.find(key);
   if (it == r.extra.end() || it->is_null()) return std::optional<double>();
@@ -359,7 +288,8 @@ Awaitable<Result<ChatResponse>> LocalChatModel::Complete(const RequestContext& c
   // A named task, not a temporary in the co_await expression (GCC 12 destroys such
   // temporaries twice).
   std::function<Result<Prepared>()> prepare = [this, request] { return Prepare(request); };
-  auto prepared = co_await OnPool<Prepared>(*prep_pool_, ctx, std::move(prepare));
+  auto prepared = co_await OnPool<Prepared>(*prep_pool_, ctx, std::move(prepare),
+                                            "the local model is shutting down");
   if (!prepared.ok()) co_return prepared.status();
   // What the response needs after the awaits below, held here, not through `this`.
   const std::shared_ptr<const engine::SpmTokenizer> tokenizer = tokenizer_;
@@ -399,7 +329,8 @@ Awaitable<Result<ChatStreamPtr>> LocalChatModel::Stream(const RequestContext& ct
   // A named task, not a temporary in the co_await expression (GCC 12 destroys such
   // temporaries twice).
   std::function<Result<Prepared>()> prepare = [this, request] { return Prepare(request); };
-  auto prepared = co_await OnPool<Prepared>(*prep_pool_, ctx, std::move(prepare));
+  auto prepared = co_await OnPool<Prepared>(*prep_pool_, ctx, std::move(prepare),
+                                            "the local model is shutting down");
   if (!prepared.ok()) co_return prepared.status();
   auto box = std::make_shared<UpdateBox>(co_await asio::this_coro::executor);
   auto handle = Submit(*scheduler_, std::move(prepared->generation), box);
@@ -452,6 +383,13 @@ LocalEmbeddingModel::~LocalEmbeddingModel() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+int LocalEmbeddingModel::TokenCount(std::string_view text) const {
+  auto ids = embedder_->tokenizer().Encode(text, /*add_special=*/false, /*parse_special=*/true);
+  // Text the tokenizer rejects is rejected again when embedded; count it as too long.
+  if (!ids.ok()) return std::numeric_limits<int>::max() / 2;
+  return static_cast<int>(ids->size()) + 2;
 }
 
 Status LocalEmbeddingModel::CountTokens(Job& job) const {

@@ -97,6 +97,10 @@ class LocalEmbeddingModel final : public EmbeddingModel {
                                              const EmbeddingRequest& request) override;
 
   int dim() const { return embedder_->dim(); }
+  int max_seq_length() const { return embedder_->max_seq_length(); }
+  // Word pieces of `text` as the model reads it ([CLS] and [SEP] included);
+  // thread-safe (RAG chunking counts with it).
+  int TokenCount(std::string_view text) const;
 
  private:
   struct Job;

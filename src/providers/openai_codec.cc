@@ -369,6 +369,9 @@ Json ChatResponseToJson(const ChatResponse& r) {
             {"choices", std::move(choices)}};
   if (r.usage) j["usage"] = UsageToJson(*r.usage);
   if (!r.system_fingerprint.empty()) j["system_fingerprint"] = r.system_fingerprint;
+  for (auto it = r.extra.begin(); it != r.extra.end(); ++it) {
+    if (!j.contains(it.key())) j[it.key()] = it.value();
+  }
   return j;
 }
 
@@ -435,6 +438,9 @@ Json ChatChunkToJson(const ChatChunk& c, bool usage_field) {
             {"choices", std::move(choices)}};
   if (!c.system_fingerprint.empty()) j["system_fingerprint"] = c.system_fingerprint;
   if (usage_field) j["usage"] = c.usage ? UsageToJson(*c.usage) : Json(nullptr);
+  for (auto it = c.extra.begin(); it != c.extra.end(); ++it) {
+    if (!j.contains(it.key())) j[it.key()] = it.value();
+  }
   return j;
 }
 

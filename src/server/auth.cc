@@ -4,9 +4,9 @@
 
 namespace gantry::server {
 
-Authenticator::Authenticator(const std::vector<Secret>& keys) {
+Authenticator::Authenticator(const std::vector<ApiKey>& keys) {
   for (const auto& k : keys) {
-    if (!k.empty()) key_hashes_.push_back(Sha256Hex(k.Reveal()));
+    if (!k.key.empty()) keys_.push_back({Sha256Hex(k.key.Reveal()), k.tenant, k.groups});
   }
 }
 
@@ -32,9 +32,11 @@ Status Authenticator::Authenticate(const Request& request, RequestContext* ctx) 
     return OkStatus();
   }
   const std::string digest = Sha256Hex(token);
-  for (const auto& k : key_hashes_) {
-    if (ConstantTimeEquals(digest, k)) {
-      ctx->key_id = "key_" + k.substr(0, 12);
+  for (const auto& k : keys_) {
+    if (ConstantTimeEquals(digest, k.hash)) {
+      ctx->key_id = "key_" + k.hash.substr(0, 12);
+      ctx->tenant = k.tenant;
+      ctx->principals = k.groups;
       return OkStatus();
     }
   }

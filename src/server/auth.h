@@ -17,16 +17,31 @@
 
 namespace gantry::server {
 
+// A configured key: the tenant it belongs to and the groups it acts as (for
+// document ACLs).
+struct ApiKey {
+  ApiKey(Secret k, std::string t = "default", std::vector<std::string> g = {})  // NOLINT
+      : key(std::move(k)), tenant(std::move(t)), groups(std::move(g)) {}
+  Secret key;
+  std::string tenant;
+  std::vector<std::string> groups;
+};
+
 class Authenticator {
  public:
-  explicit Authenticator(const std::vector<Secret>& keys);
-  bool dev_mode() const { return key_hashes_.empty(); }
-  // Sets ctx->key_id on success. kUnauthenticated with a message that says
-  // what to do, otherwise.
+  explicit Authenticator(const std::vector<ApiKey>& keys);
+  bool dev_mode() const { return keys_.empty(); }
+  // Sets ctx->key_id, ctx->tenant and ctx->principals (the key's groups) on success.
+  // kUnauthenticated with a message that says what to do, otherwise.
   Status Authenticate(const Request& request, RequestContext* ctx) const;
 
  private:
-  std::vector<std::string> key_hashes_;
+  struct Entry {
+    std::string hash;
+    std::string tenant;
+    std::vector<std::string> groups;
+  };
+  std::vector<Entry> keys_;
 };
 
 }  // namespace gantry::server

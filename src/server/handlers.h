@@ -24,6 +24,12 @@ Awaitable<Response> HandleChatCompletions(Services& s, Request& req);
 Awaitable<Response> HandleEmbeddings(Services& s, Request& req);
 Awaitable<Response> HandleListModels(Services& s, Request& req);
 Awaitable<Response> HandleGetModel(Services& s, Request& req);
+Awaitable<Response> HandleCreateCollection(Services& s, Request& req);
+Awaitable<Response> HandleListCollections(Services& s, Request& req);
+// /v1/collections/{name}[/documents[/{doc_id}]|/search], by method.
+Awaitable<Response> HandleCollectionGet(Services& s, Request& req);
+Awaitable<Response> HandleCollectionPost(Services& s, Request& req);
+Awaitable<Response> HandleCollectionDelete(Services& s, Request& req);
 Awaitable<Response> HandleHealthz(Services& s, Request& req);
 Awaitable<Response> HandleReadyz(Services& s, Request& req);
 

@@ -45,7 +45,7 @@ TEST(AuthTest, DevModeRejectsNonLoopback) {
 
 TEST(AuthTest, MissingOrMalformedHeader) {
   for (bool dev : {true, false}) {
-    Authenticator auth(dev ? std::vector<Secret>{} : std::vector<Secret>{Secret("sk-good")});
+    Authenticator auth(dev ? std::vector<ApiKey>{} : std::vector<ApiKey>{Secret("sk-good")});
     for (const std::optional<std::string>& h :
          {std::optional<std::string>(), std::optional<std::string>("sk-good"),
           std::optional<std::string>("Basic c2stZ29vZA=="), std::optional<std::string>("Bearer "),
@@ -85,6 +85,19 @@ TEST(AuthTest, WrongKeyIs401AndNotEchoed) {
     EXPECT_THAT(s.message(), Not(HasSubstr(token)));
     EXPECT_TRUE(req.ctx.key_id.empty());
   }
+}
+
+TEST(AuthTest, KeysCarryTenantAndGroups) {
+  Authenticator auth({ApiKey(Secret("sk-acme"), "acme", {"eng", "ops"}), Secret("sk-plain")});
+  Request a = MakeRequest("Bearer sk-acme", /*loopback=*/false);
+  ASSERT_TRUE(auth.Authenticate(a, &a.ctx).ok());
+  EXPECT_EQ(a.ctx.tenant, "acme");
+  EXPECT_EQ(a.ctx.principals, (std::vector<std::string>{"eng", "ops"}));
+  Request b = MakeRequest("Bearer sk-plain", /*loopback=*/false);
+  ASSERT_TRUE(auth.Authenticate(b, &b.ctx).ok());
+  EXPECT_EQ(b.ctx.tenant, "default");
+  EXPECT_TRUE(b.ctx.principals.empty());
+  EXPECT_NE(a.ctx.key_id, b.ctx.key_id);
 }
 
 }  // namespace
