@@ -43,6 +43,17 @@ class Mailbox : public std::enable_shared_from_this<Mailbox<T>> {
     }
     Poke();
   }
+  // Any thread: pushes `value` and gives up the caller's reference in the same
+  // step. The wake-up is posted while the lock is held, so a coroutine that sees
+  // the value knows the wake-up is queued (its io_context still has work), and
+  // the last reference is dropped on the executor, never on the calling thread
+  // after the io_context may be gone.
+  static void Deliver(std::shared_ptr<Mailbox> self, T value) {
+    Mailbox& box = *self;
+    std::lock_guard lock(box.mu_);
+    box.items_.push_back(std::move(value));
+    boost::asio::post(box.ex_, [self = std::move(self)] { self->timer_->cancel(); });
+  }
   void Poke() {
     boost::asio::post(ex_, [weak = std::weak_ptr<boost::asio::steady_timer>(timer_)] {
       if (auto t = weak.lock()) t->cancel();
@@ -93,7 +104,10 @@ Awaitable<Result<T>> OnPool(ThreadPool& pool, const RequestContext& ctx,
                             std::function<Result<T>()> fn,
                             const char* unavailable_message = "shutting down") {
   auto box = std::make_shared<Mailbox<Boxed<T>>>(co_await boost::asio::this_coro::executor);
-  Status submitted = pool.Submit([box, fn = std::move(fn)]() mutable { box->Push({fn()}); });
+  Status submitted = pool.Submit([box, fn = std::move(fn)]() mutable {
+    Boxed<T> result{fn()};
+    Mailbox<Boxed<T>>::Deliver(std::move(box), std::move(result));
+  });
   if (!submitted.ok()) co_return Status(StatusCode::kUnavailable, unavailable_message);
   auto r = co_await box->Pop(ctx);
   if (!r.ok()) co_return r.status();

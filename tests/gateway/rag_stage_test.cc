@@ -15,7 +15,6 @@ namespace gantry::gateway {
 namespace {
 
 namespace fs = std::filesystem;
-using gantry::testing::RunSync;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
@@ -79,7 +78,7 @@ class RagStageTest : public ::testing::Test {
     rag::IngestInput in;
     in.source = source;
     in.bytes = text;
-    auto r = RunSync(service_->Ingest(ctx_, "docs", std::move(in)));
+    auto r = Await(service_->Ingest(ctx_, "docs", std::move(in)));
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
 
@@ -94,7 +93,7 @@ class RagStageTest : public ::testing::Test {
   }
 
   RagPlan MustPrepare(providers::ChatRequest& r) {
-    auto plan = RunSync(PrepareRag(service_.get(), ctx_, r));
+    auto plan = Await(PrepareRag(service_.get(), ctx_, r));
     EXPECT_TRUE(plan.ok()) << plan.status().ToString();
     if (!plan.ok() || !plan->has_value()) {
       ADD_FAILURE() << "no plan";
@@ -103,7 +102,21 @@ class RagStageTest : public ::testing::Test {
     return std::move(**plan);
   }
 
+  // Runs a coroutine on the fixture's io_context. Not RunSync: its per-call
+  // io_context can be destroyed while a pool thread still holds an OnPool
+  // mailbox (and its timer) bound to it, a use-after-free under ASan. This one
+  // outlives the service, whose destructor joins the pool.
+  template <typename T>
+  T Await(boost::asio::awaitable<T> aw) {
+    io_.restart();
+    auto fut = boost::asio::co_spawn(io_, gantry::testing::WrapOptional(std::move(aw)),
+                                     boost::asio::use_future);
+    io_.run();
+    return std::move(*fut.get());
+  }
+
   fs::path dir_;
+  boost::asio::io_context io_;  // before service_: destroyed after it
   std::unique_ptr<rag::RagService> service_;
   RequestContext ctx_;
   providers::ScriptedProvider provider_{providers::ScriptedOptions{.reply = kReply}};
@@ -136,7 +149,7 @@ TEST_F(RagStageTest, FinishRemovesInvalidCitations) {
   const RagPlan plan = MustPrepare(r);
   ASSERT_TRUE(plan.answerable());
   ASSERT_LT(plan.sources.size(), 7u);
-  auto response = RunSync(provider_.Complete(ctx_, r));
+  auto response = Await(provider_.Complete(ctx_, r));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   ASSERT_EQ(response->choices[0].message.content, kReply);
 
@@ -158,10 +171,10 @@ TEST_F(RagStageTest, WrappedStreamChecksCitationsLikeFinish) {
   r.include_usage = true;
   const RagPlan plan = MustPrepare(r);
   ASSERT_TRUE(plan.answerable());
-  auto inner = RunSync(provider_.Stream(ctx_, r));
+  auto inner = Await(provider_.Stream(ctx_, r));
   ASSERT_TRUE(inner.ok()) << inner.status().ToString();
   auto wrapped = WrapRagStream(std::move(*inner), plan);
-  auto chunks = RunSync(Drain(*wrapped));
+  auto chunks = Await(Drain(*wrapped));
   ASSERT_TRUE(chunks.ok()) << chunks.status().ToString();
   EXPECT_EQ(Content(*chunks), kChecked);
 
@@ -206,7 +219,7 @@ TEST_F(RagStageTest, StreamWithoutFinishReasonGetsAFinalReport) {
     int sent_ = 0;
   };
   auto wrapped = WrapRagStream(std::make_unique<Bare>(), plan);
-  auto chunks = RunSync(Drain(*wrapped));
+  auto chunks = Await(Drain(*wrapped));
   ASSERT_TRUE(chunks.ok()) << chunks.status().ToString();
   ASSERT_EQ(chunks->size(), 2u);
   EXPECT_EQ(Content(*chunks), "see [1] and [");
@@ -235,7 +248,7 @@ TEST_F(RagStageTest, NothingRelevantGivesDontKnow) {
 
   r.include_usage = true;
   auto stream = DontKnowStream(ctx_, r, plan);
-  auto chunks = RunSync(Drain(*stream));
+  auto chunks = Await(Drain(*stream));
   ASSERT_TRUE(chunks.ok()) << chunks.status().ToString();
   EXPECT_EQ(Content(*chunks), std::string(rag::kDontKnowAnswer));
   ASSERT_EQ(chunks->size(), 3u);
@@ -246,7 +259,7 @@ TEST_F(RagStageTest, NothingRelevantGivesDontKnow) {
   EXPECT_TRUE((*chunks)[2].choices.empty());
 
   r.include_usage = false;
-  auto no_usage = RunSync(Drain(*DontKnowStream(ctx_, r, plan)));
+  auto no_usage = Await(Drain(*DontKnowStream(ctx_, r, plan)));
   ASSERT_TRUE(no_usage.ok());
   EXPECT_EQ(no_usage->size(), 2u);
 }
@@ -254,19 +267,19 @@ TEST_F(RagStageTest, NothingRelevantGivesDontKnow) {
 TEST_F(RagStageTest, NoRagFieldIsNotAPlan) {
   auto r = Request(Json(Json::value_t::discarded));
   const auto before = r.messages;
-  auto plan = RunSync(PrepareRag(service_.get(), ctx_, r));
+  auto plan = Await(PrepareRag(service_.get(), ctx_, r));
   ASSERT_TRUE(plan.ok());
   EXPECT_FALSE(plan->has_value());
   EXPECT_EQ(r.messages.size(), before.size());
 
   // Without a service, too.
-  auto none = RunSync(PrepareRag(nullptr, ctx_, r));
+  auto none = Await(PrepareRag(nullptr, ctx_, r));
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
 
   // "rag": null is no rag, and is not sent on.
   auto null_rag = Request(nullptr);
-  auto p = RunSync(PrepareRag(service_.get(), ctx_, null_rag));
+  auto p = Await(PrepareRag(service_.get(), ctx_, null_rag));
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE(p->has_value());
   EXPECT_FALSE(null_rag.extra.contains("rag"));
@@ -274,24 +287,24 @@ TEST_F(RagStageTest, NoRagFieldIsNotAPlan) {
 
 TEST_F(RagStageTest, RagWithoutAServiceIsAFailedPrecondition) {
   auto r = Request(Json{{"collections", "docs"}});
-  auto plan = RunSync(PrepareRag(nullptr, ctx_, r));
+  auto plan = Await(PrepareRag(nullptr, ctx_, r));
   EXPECT_EQ(plan.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(plan.status().message(), HasSubstr("rag"));
 }
 
 TEST_F(RagStageTest, PrepareReportsBadRequests) {
   auto bad = Request(Json{{"collections", "docs"}, {"k", "five"}});
-  auto p = RunSync(PrepareRag(service_.get(), ctx_, bad));
+  auto p = Await(PrepareRag(service_.get(), ctx_, bad));
   EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(p.status().message(), HasSubstr("rag.k"));
 
   auto no_user = Request(Json{{"collections", "docs"}});
   no_user.messages = {Msg("system", "only")};
-  EXPECT_EQ(RunSync(PrepareRag(service_.get(), ctx_, no_user)).status().code(),
+  EXPECT_EQ(Await(PrepareRag(service_.get(), ctx_, no_user)).status().code(),
             StatusCode::kInvalidArgument);
 
   auto missing = Request(Json{{"collections", {"docs", "nope"}}});
-  auto m = RunSync(PrepareRag(service_.get(), ctx_, missing));
+  auto m = Await(PrepareRag(service_.get(), ctx_, missing));
   EXPECT_EQ(m.status().code(), StatusCode::kNotFound);
   EXPECT_THAT(m.status().message(), HasSubstr("nope"));
 
@@ -299,7 +312,7 @@ TEST_F(RagStageTest, PrepareReportsBadRequests) {
   RequestContext other = ctx_;
   other.tenant = "someone-else";
   auto r = Request(Json{{"collections", "docs"}});
-  EXPECT_EQ(RunSync(PrepareRag(service_.get(), other, r)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Await(PrepareRag(service_.get(), other, r)).status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -18,7 +18,6 @@ namespace gantry::rag {
 namespace {
 
 namespace fs = std::filesystem;
-using gantry::testing::RunSync;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -112,7 +111,7 @@ class RagServiceTest : public ::testing::Test {
     in.bytes = text;
     in.acl = std::move(acl);
     in.metadata = std::move(metadata);
-    return RunSync(service_->Ingest(ctx, collection, std::move(in)));
+    return Await(service_->Ingest(ctx, collection, std::move(in)));
   }
   void MustIngest(const std::string& source, const std::string& text,
                   std::vector<std::string> acl = {}, Json metadata = Json::object(),
@@ -128,7 +127,7 @@ class RagServiceTest : public ::testing::Test {
     r.query = query;
     r.mode = mode;
     r.k = k;
-    return RunSync(service_->Search(ctx, collections, std::move(r)));
+    return Await(service_->Search(ctx, collections, std::move(r)));
   }
   std::vector<std::string> SearchIds(const RequestContext& ctx, const std::string& query,
                                      SearchMode mode, int k = 5) {
@@ -146,11 +145,25 @@ class RagServiceTest : public ::testing::Test {
     return out;
   }
 
+  // Runs a coroutine on the fixture's io_context. Not RunSync: its per-call
+  // io_context can be destroyed while a pool thread still holds an OnPool
+  // mailbox (and its timer) bound to it, a use-after-free under ASan. This one
+  // outlives the service, whose destructor joins the pool.
+  template <typename T>
+  T Await(boost::asio::awaitable<T> aw) {
+    io_.restart();
+    auto fut = boost::asio::co_spawn(io_, gantry::testing::WrapOptional(std::move(aw)),
+                                     boost::asio::use_future);
+    io_.run();
+    return std::move(*fut.get());
+  }
+
   fs::path dir_;
   std::string db_path_, data_dir_;
   int64_t exact_search_max_ = 4096;
   std::shared_ptr<gantry::testing::EmbedCalls> calls_ =
       std::make_shared<gantry::testing::EmbedCalls>();
+  boost::asio::io_context io_;  // before service_: destroyed after it
   std::unique_ptr<RagService> service_;
   RequestContext ctx_ = Ctx();
 };
@@ -199,7 +212,7 @@ TEST_F(RagServiceTest, IngestAddsThenLeavesUnchangedThenUpdates) {
   ASSERT_TRUE(lex.ok());
   EXPECT_TRUE(lex->empty());
 
-  auto docs = RunSync(service_->ListDocuments(ctx_, "docs", "", 100));
+  auto docs = Await(service_->ListDocuments(ctx_, "docs", "", 100));
   ASSERT_TRUE(docs.ok()) << docs.status().ToString();
   ASSERT_EQ(docs->size(), 1u);
   EXPECT_EQ((*docs)[0].version, 2);
@@ -208,7 +221,7 @@ TEST_F(RagServiceTest, IngestAddsThenLeavesUnchangedThenUpdates) {
 TEST_F(RagServiceTest, IngestValidatesItsInput) {
   IngestInput no_source;
   no_source.bytes = "text";
-  EXPECT_EQ(RunSync(service_->Ingest(ctx_, "docs", no_source)).status().code(),
+  EXPECT_EQ(Await(service_->Ingest(ctx_, "docs", no_source)).status().code(),
             StatusCode::kInvalidArgument);
   auto unsupported = Ingest(ctx_, "docs", "photo.png", "not really");
   EXPECT_EQ(unsupported.status().code(), StatusCode::kInvalidArgument);
@@ -217,7 +230,7 @@ TEST_F(RagServiceTest, IngestValidatesItsInput) {
   bad_meta.source = "a.txt";
   bad_meta.bytes = "hello";
   bad_meta.metadata = Json::array();
-  EXPECT_EQ(RunSync(service_->Ingest(ctx_, "docs", bad_meta)).status().code(),
+  EXPECT_EQ(Await(service_->Ingest(ctx_, "docs", bad_meta)).status().code(),
             StatusCode::kInvalidArgument);
 }
 
@@ -230,7 +243,7 @@ TEST_F(RagServiceTest, CorruptDocumentsFailAloneWithInvalidArgument) {
   auto empty = Ingest(ctx_, "docs", "empty.txt", "   \n\n  ");
   EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument) << empty.status().ToString();
 
-  auto docs = RunSync(service_->ListDocuments(ctx_, "docs", "", 100));
+  auto docs = Await(service_->ListDocuments(ctx_, "docs", "", 100));
   ASSERT_TRUE(docs.ok());
   ASSERT_EQ(docs->size(), 1u);
   EXPECT_EQ((*docs)[0].doc_id, "paris.txt");
@@ -241,12 +254,12 @@ TEST_F(RagServiceTest, CorruptDocumentsFailAloneWithInvalidArgument) {
 }
 
 TEST_F(RagServiceTest, EmbeddingOfTheWrongSizeIsRejected) {
-  auto c = RunSync(service_->CreateCollection(ctx_, "small", Json{{"dim", 32}}));
+  auto c = Await(service_->CreateCollection(ctx_, "small", Json{{"dim", 32}}));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   auto r = Ingest(ctx_, "small", "paris.txt", kParis);
   EXPECT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("32"));
-  auto docs = RunSync(service_->ListDocuments(ctx_, "small", "", 100));
+  auto docs = Await(service_->ListDocuments(ctx_, "small", "", 100));
   ASSERT_TRUE(docs.ok());
   EXPECT_TRUE(docs->empty());
 }
@@ -257,16 +270,16 @@ TEST_F(RagServiceTest, DeleteDocumentIsImmediateInEveryMode) {
   for (SearchMode mode : kAllModes)
     ASSERT_THAT(SearchIds(ctx_, "Eiffel tower Paris", mode, 5), Contains("paris.txt"));
 
-  Status s = RunSync(service_->DeleteDocument(ctx_, "docs", "paris.txt"));
+  Status s = Await(service_->DeleteDocument(ctx_, "docs", "paris.txt"));
   ASSERT_TRUE(s.ok()) << s.ToString();
   for (SearchMode mode : kAllModes) {
     auto ids = SearchIds(ctx_, "Eiffel tower Paris capital", mode, 5);
     EXPECT_THAT(ids, Not(Contains("paris.txt"))) << SearchModeName(mode);
     EXPECT_THAT(ids, Contains("berlin.txt")) << SearchModeName(mode);
   }
-  EXPECT_EQ(RunSync(service_->DeleteDocument(ctx_, "docs", "paris.txt")).code(),
+  EXPECT_EQ(Await(service_->DeleteDocument(ctx_, "docs", "paris.txt")).code(),
             StatusCode::kNotFound);
-  EXPECT_EQ(RunSync(service_->DeleteDocument(ctx_, "nope", "paris.txt")).code(),
+  EXPECT_EQ(Await(service_->DeleteDocument(ctx_, "nope", "paris.txt")).code(),
             StatusCode::kNotFound);
 }
 
@@ -277,9 +290,8 @@ TEST_F(RagServiceTest, TenantsAreIsolated) {
   ASSERT_TRUE(Ingest(a, "docs", "paris.txt", kParis).ok());
   auto missing = Search(b, "capital", SearchMode::kHybrid);
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(RunSync(service_->GetCollection(b, "docs")).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(RunSync(service_->DeleteDocument(b, "docs", "paris.txt")).code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(Await(service_->GetCollection(b, "docs")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Await(service_->DeleteDocument(b, "docs", "paris.txt")).code(), StatusCode::kNotFound);
 
   ASSERT_TRUE(Ingest(b, "docs", "berlin.txt", kBerlin).ok());
   for (SearchMode mode : kAllModes) {
@@ -288,7 +300,7 @@ TEST_F(RagServiceTest, TenantsAreIsolated) {
     EXPECT_THAT(SearchIds(a, "capital city Paris Berlin", mode), ElementsAre("paris.txt"))
         << SearchModeName(mode);
   }
-  auto listed = RunSync(service_->ListCollections(b));
+  auto listed = Await(service_->ListCollections(b));
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].tenant, "b");
@@ -343,7 +355,7 @@ TEST_P(RagServiceFilterTest, MetadataFilterInDenseMode) {
   r.query = "schnell train timetable station";
   r.mode = SearchMode::kDense;
   r.k = 5;
-  auto unfiltered = RunSync(service_->Search(ctx_, {"docs"}, r));
+  auto unfiltered = Await(service_->Search(ctx_, {"docs"}, r));
   ASSERT_TRUE(unfiltered.ok()) << unfiltered.status().ToString();
   ASSERT_EQ(unfiltered->size(), 5u);
   for (const auto& h : *unfiltered) EXPECT_THAT(h.chunk.doc_id, HasSubstr("de"));
@@ -351,7 +363,7 @@ TEST_P(RagServiceFilterTest, MetadataFilterInDenseMode) {
   auto filter = store::MetadataFilter::Parse(Json{{"lang", "en"}});
   ASSERT_TRUE(filter.ok());
   r.filter = *filter;
-  auto hits = RunSync(service_->Search(ctx_, {"docs"}, r));
+  auto hits = Await(service_->Search(ctx_, {"docs"}, r));
   ASSERT_TRUE(hits.ok()) << hits.status().ToString();
   EXPECT_THAT(DocIds(*hits), UnorderedElementsAre("en1.txt", "en2.txt"));
   for (const auto& h : *hits) {
@@ -364,7 +376,7 @@ TEST_P(RagServiceFilterTest, MetadataFilterInDenseMode) {
   auto range = store::MetadataFilter::Parse(Json::parse(R"({"n": {"$gte": 10}})"));
   ASSERT_TRUE(range.ok());
   r.filter = *range;
-  hits = RunSync(service_->Search(ctx_, {"docs"}, r));
+  hits = Await(service_->Search(ctx_, {"docs"}, r));
   ASSERT_TRUE(hits.ok()) << hits.status().ToString();
   EXPECT_THAT(DocIds(*hits), UnorderedElementsAre("de10.txt", "de11.txt"));
 }
@@ -379,13 +391,13 @@ TEST_F(RagServiceTest, MmrPrefersDiverseResults) {
   r.query = "apple banana";
   r.mode = SearchMode::kDense;
   r.k = 2;
-  auto plain = RunSync(service_->Search(ctx_, {"docs"}, r));
+  auto plain = Await(service_->Search(ctx_, {"docs"}, r));
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
   EXPECT_THAT(DocIds(*plain), UnorderedElementsAre("a1.txt", "a2.txt"));
 
   r.mmr = true;
   r.mmr_lambda = 0.5;
-  auto diverse = RunSync(service_->Search(ctx_, {"docs"}, r));
+  auto diverse = Await(service_->Search(ctx_, {"docs"}, r));
   ASSERT_TRUE(diverse.ok()) << diverse.status().ToString();
   ASSERT_EQ(diverse->size(), 2u);
   EXPECT_THAT(DocIds(*diverse)[0], ::testing::AnyOf("a1.txt", "a2.txt"));
@@ -401,17 +413,17 @@ TEST_F(RagServiceTest, RerankReordersCandidates) {
   r.query = "capital";
   r.mode = SearchMode::kLexical;
   r.k = 3;
-  auto plain = RunSync(service_->Search(ctx_, {"docs"}, r));
+  auto plain = Await(service_->Search(ctx_, {"docs"}, r));
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
   ASSERT_EQ(plain->size(), 3u);
 
   r.rerank = true;
-  auto no_reranker = RunSync(service_->Search(ctx_, {"docs"}, r));
+  auto no_reranker = Await(service_->Search(ctx_, {"docs"}, r));
   EXPECT_EQ(no_reranker.status().code(), StatusCode::kFailedPrecondition);
 
   auto reranker = std::make_shared<FakeReranker>();
   service_->SetReranker(reranker);
-  auto reranked = RunSync(service_->Search(ctx_, {"docs"}, r));
+  auto reranked = Await(service_->Search(ctx_, {"docs"}, r));
   ASSERT_TRUE(reranked.ok()) << reranked.status().ToString();
   auto expect = DocIds(*plain);
   std::reverse(expect.begin(), expect.end());
@@ -428,13 +440,13 @@ TEST_F(RagServiceTest, SearchesSeveralCollections) {
   SearchRequest r;
   r.query = "capital Tokyo Paris";
   r.k = 5;
-  auto hits = RunSync(service_->Search(ctx_, {"europe", "asia"}, r));
+  auto hits = Await(service_->Search(ctx_, {"europe", "asia"}, r));
   ASSERT_TRUE(hits.ok()) << hits.status().ToString();
   EXPECT_THAT(DocIds(*hits), UnorderedElementsAre("paris.txt", "tokyo.txt"));
   for (const auto& h : *hits) {
     EXPECT_EQ(h.collection, h.chunk.doc_id == "paris.txt" ? "europe" : "asia");
   }
-  auto missing = RunSync(service_->Search(ctx_, {"europe", "oceania"}, r));
+  auto missing = Await(service_->Search(ctx_, {"europe", "oceania"}, r));
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("oceania"));
 }
@@ -442,7 +454,7 @@ TEST_F(RagServiceTest, SearchesSeveralCollections) {
 TEST_F(RagServiceTest, SearchValidatesTheRequest) {
   MustIngest("paris.txt", kParis);
   auto expect_invalid = [&](SearchRequest r, std::vector<std::string> cols = {"docs"}) {
-    auto s = RunSync(service_->Search(ctx_, cols, std::move(r)));
+    auto s = Await(service_->Search(ctx_, cols, std::move(r)));
     EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument) << s.status().ToString();
   };
   SearchRequest ok;
@@ -502,17 +514,17 @@ TEST_F(RagServiceTest, CollectionConfigFromJson) {
 }
 
 TEST_F(RagServiceTest, CreateCollectionIsIdempotentAndValidates) {
-  auto c = RunSync(service_->CreateCollection(ctx_, "docs", Json{{"chunk_tokens", 100}}));
+  auto c = Await(service_->CreateCollection(ctx_, "docs", Json{{"chunk_tokens", 100}}));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  auto again = RunSync(service_->CreateCollection(ctx_, "docs", Json{{"chunk_tokens", 300}}));
+  auto again = Await(service_->CreateCollection(ctx_, "docs", Json{{"chunk_tokens", 300}}));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->id, c->id);
   EXPECT_EQ(Json::parse(again->config_json)["chunk_tokens"], 100);
-  EXPECT_EQ(RunSync(service_->CreateCollection(ctx_, "bad", Json{{"x", 1}})).status().code(),
+  EXPECT_EQ(Await(service_->CreateCollection(ctx_, "bad", Json{{"x", 1}})).status().code(),
             StatusCode::kInvalidArgument);
 
   MustIngest("paris.txt", kParis);
-  Status s = RunSync(service_->DeleteCollection(ctx_, "docs"));
+  Status s = Await(service_->DeleteCollection(ctx_, "docs"));
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Search(ctx_, "paris", SearchMode::kHybrid).status().code(), StatusCode::kNotFound);
   // A new collection of the same name starts empty.
@@ -577,7 +589,7 @@ TEST_F(RagServiceTest, StaleIndexFilesAreCaughtUpAtOpen) {
 
   MustIngest("tokyo.txt", kTokyo);
   MustIngest("rome.txt", kRome);
-  ASSERT_TRUE(RunSync(service_->DeleteDocument(ctx_, "docs", "paris.txt")).ok());
+  ASSERT_TRUE(Await(service_->DeleteDocument(ctx_, "docs", "paris.txt")).ok());
   service_.reset();
   // A crash before the last save: the old index files are what is on disk.
   for (const auto& f : files)
@@ -598,7 +610,7 @@ TEST_F(RagServiceTest, CatchesUpFromTheChangeLogWithoutRebuilding) {
 
   MustIngest("tokyo.txt", kTokyo);
   MustIngest("rome.txt", kRome);
-  ASSERT_TRUE(RunSync(service_->DeleteDocument(ctx_, "docs", "paris.txt")).ok());
+  ASSERT_TRUE(Await(service_->DeleteDocument(ctx_, "docs", "paris.txt")).ok());
   // The first service has not saved since (so the change log is complete); a
   // second one opening the stale files must apply the log, not rebuild.
   std::ostringstream log;
@@ -611,7 +623,7 @@ TEST_F(RagServiceTest, CatchesUpFromTheChangeLogWithoutRebuilding) {
     r.query = q;
     r.mode = SearchMode::kDense;
     r.k = 10;
-    auto hits = RunSync(second->Search(ctx_, {"docs"}, r));
+    auto hits = Await(second->Search(ctx_, {"docs"}, r));
     EXPECT_TRUE(hits.ok()) << hits.status().ToString();
     return hits.ok() ? DocIds(*hits) : std::vector<std::string>{};
   });
