@@ -12,11 +12,6 @@ using providers::ChatResponse;
 using providers::ChatStream;
 using providers::ChatStreamPtr;
 
-int64_t UnixSeconds(const RequestContext& ctx) {
-  return std::chrono::duration_cast<std::chrono::seconds>(ctx.clock->WallNow().time_since_epoch())
-      .count();
-}
-
 // Filters content deltas through a CitationFilter; the chunk that carries the
 // finish reason (or a final synthesized one) gets the held-back text and the
 // `rag` report.
@@ -140,7 +135,7 @@ ChatResponse DontKnowResponse(const RequestContext& ctx, const providers::ChatRe
                               const RagPlan& plan) {
   ChatResponse r;
   r.id = NewId("chatcmpl-");
-  r.created = UnixSeconds(ctx);
+  r.created = UnixSeconds(ctx.clock->WallNow());
   r.model = request.model;
   providers::ChatChoice choice;
   choice.message.role = "assistant";
@@ -157,7 +152,7 @@ ChatStreamPtr DontKnowStream(const RequestContext& ctx, const providers::ChatReq
   std::deque<ChatChunk> chunks;
   ChatChunk c;
   c.id = NewId("chatcmpl-");
-  c.created = UnixSeconds(ctx);
+  c.created = UnixSeconds(ctx.clock->WallNow());
   c.model = request.model;
   providers::ChunkChoice ch;
   ch.delta.role = "assistant";

@@ -30,11 +30,6 @@ Result<int> IntField(const Json& j, const char* key, int def, int lo, int hi) {
   return static_cast<int>(v);
 }
 
-int64_t UnixNow(const RequestContext& ctx) {
-  return std::chrono::duration_cast<std::chrono::seconds>(ctx.clock->WallNow().time_since_epoch())
-      .count();
-}
-
 std::string FileName(const std::string& source) {
   auto slash = source.find_last_of("/\\");
   std::string name = slash == std::string::npos ? source : source.substr(slash + 1);
@@ -500,7 +495,7 @@ Awaitable<Result<IngestOutcome>> RagService::Ingest(const RequestContext& ctx,
   doc.title = prepared->title;
   doc.content_hash = prepared->hash;
   doc.format = shared_input->format;
-  doc.ingested_at = UnixNow(ctx);
+  doc.ingested_at = UnixSeconds(ctx.clock->WallNow());
   doc.bytes = static_cast<int64_t>(shared_input->bytes.size());
   doc.metadata_json = shared_input->metadata.dump();
   doc.acl = shared_input->acl;
