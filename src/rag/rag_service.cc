@@ -607,13 +607,10 @@ Result<std::vector<int64_t>> RagService::DenseIds(const store::AccessScope& scop
     ASSIGN_OR_RETURN(auto hits, ci.index->Search(query, static_cast<size_t>(fetch)));
     std::vector<int64_t> cand;
     for (const auto& h : hits) cand.push_back(h.id);
-    ASSIGN_OR_RETURN(auto views, store_->GetChunks(scope, cand, false));
-    if (static_cast<int>(views.size()) >= n || fetch >= total) {
-      for (const auto& v : views) {
-        if (static_cast<int>(ids.size()) >= n) break;
-        ids.push_back(v.chunk.id);
-      }
-      return ids;
+    ASSIGN_OR_RETURN(auto visible_ids, store_->VisibleIds(scope, cand));
+    if (static_cast<int>(visible_ids.size()) >= n || fetch >= total) {
+      if (static_cast<int>(visible_ids.size()) > n) visible_ids.resize(static_cast<size_t>(n));
+      return visible_ids;
     }
     fetch *= 4;
   }
@@ -684,16 +681,13 @@ Awaitable<Result<std::vector<SearchHit>>> RagService::Search(
       if (auto it = shared_vectors->find(t.config.embedding_model); it != shared_vectors->end())
         qv = &it->second;
       const size_t first_list = out.ranked.size();
+      std::unordered_map<int64_t, double> lexical;
       if (req.mode != SearchMode::kDense) {
-        ASSIGN_OR_RETURN(auto lex, store_->LexicalSearch(scope, LexicalQueryText(req.query), n));
+        ASSIGN_OR_RETURN(auto lex, store_->LexicalIds(scope, LexicalQueryText(req.query), n));
         std::vector<int64_t> list;
-        for (auto& v : lex) {
-          const int64_t id = v.chunk.id;
-          list.push_back(id);
-          SearchHit& h = out.hits[id];
-          h.lexical = v.score;
-          h.collection = t.record.name;
-          h.chunk = std::move(v);
+        for (const auto& s : lex) {
+          list.push_back(s.id);
+          lexical.emplace(s.id, s.score);
         }
         out.ranked.push_back(std::move(list));
       }
@@ -701,23 +695,25 @@ Awaitable<Result<std::vector<SearchHit>>> RagService::Search(
         ASSIGN_OR_RETURN(auto ids, DenseIds(scope, *t.index, *qv, n));
         out.ranked.push_back(ids);
       }
-      // Embeddings of every candidate (dense similarity for ranking, MMR and
-      // the relevance floor of answers), read with the same scope.
+      // Every candidate is read once, with the same scope; with a query vector
+      // also its embedding (dense similarity for ranking, MMR and the
+      // relevance floor of answers).
       std::vector<int64_t> all;
       for (size_t l = first_list; l < out.ranked.size(); ++l)
         all.insert(all.end(), out.ranked[l].begin(), out.ranked[l].end());
       std::sort(all.begin(), all.end());
       all.erase(std::unique(all.begin(), all.end()), all.end());
-      if (qv || req.mode == SearchMode::kDense) {
-        ASSIGN_OR_RETURN(auto views, store_->GetChunks(scope, all, /*with_embeddings=*/true));
-        for (auto& v : views) {
-          SearchHit& h = out.hits[v.chunk.id];
-          if (qv && !v.chunk.embedding.empty()) h.dense = Dot(*qv, v.chunk.embedding);
-          const double lexical_score = h.chunk.score;
-          h.collection = t.record.name;
-          h.chunk = std::move(v);
-          h.chunk.score = lexical_score;
+      ASSIGN_OR_RETURN(auto views,
+                       store_->GetChunks(scope, all, /*with_embeddings=*/qv != nullptr));
+      for (auto& v : views) {
+        SearchHit& h = out.hits[v.chunk.id];
+        if (qv && !v.chunk.embedding.empty()) h.dense = Dot(*qv, v.chunk.embedding);
+        if (auto it = lexical.find(v.chunk.id); it != lexical.end()) {
+          h.lexical = it->second;
+          v.score = it->second;
         }
+        h.collection = t.record.name;
+        h.chunk = std::move(v);
       }
     }
     return out;

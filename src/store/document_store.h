@@ -90,6 +90,11 @@ struct AccessScope {
   MetadataFilter filter;
 };
 
+struct ScoredId {
+  int64_t id = 0;
+  double score = 0;
+};
+
 struct VectorChange {
   int64_t seq = 0;
   int64_t chunk_id = 0;
@@ -137,8 +142,16 @@ class DocumentStore {
   // user text, not FTS syntax: the store turns it into a safe OR-of-terms query.
   virtual Result<std::vector<ChunkView>> LexicalSearch(const AccessScope& scope,
                                                        const std::string& query, int k) = 0;
+  // The same ranking as LexicalSearch, ids and scores only (best first): the
+  // chunks' text is read for the winners alone (GetChunks).
+  virtual Result<std::vector<ScoredId>> LexicalIds(const AccessScope& scope,
+                                                   const std::string& query, int k) = 0;
   // How many chunks `scope` can see (for choosing exact vs. HNSW dense search).
   virtual Result<int64_t> CountVisibleChunks(const AccessScope& scope) = 0;
+  // The ids among `ids` that `scope` can see, in the order of `ids` (a repeated
+  // id once): the access check alone, without reading the chunks.
+  virtual Result<std::vector<int64_t>> VisibleIds(const AccessScope& scope,
+                                                  const std::vector<int64_t>& ids) = 0;
   // The visible chunks among `ids`, in the order of `ids`; unknown or hidden
   // ids are silently absent. With `with_embeddings`, ChunkRecord::embedding is filled.
   virtual Result<std::vector<ChunkView>> GetChunks(const AccessScope& scope,

@@ -9,6 +9,7 @@
 #include <set>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 
@@ -389,10 +390,15 @@ constexpr std::string_view kVisibleFrom =
     " FROM chunks c JOIN documents d ON d.id = c.document_id"
     " JOIN collections col ON col.id = c.collection_id";
 
-// Tenant, collection, ACL and metadata filter: the access check that every
-// chunk-returning read carries in its WHERE clause.
-Status AppendAccess(const AccessScope& scope, Sql& sql) {
-  sql.Add("c.collection_id = ").Bind(scope.collection_id);
+constexpr std::string_view kVisibleDocumentsFrom =
+    " FROM documents d JOIN collections col ON col.id = d.collection_id";
+
+// Tenant, collection, ACL and metadata filter of a document row `d` joined
+// with its collection `col`. The filter only reads document columns, so a
+// query that scans many chunks checks it once per document by starting from
+// the visible documents.
+Status AppendDocumentAccess(const AccessScope& scope, Sql& sql) {
+  sql.Add("d.collection_id = ").Bind(scope.collection_id);
   sql.Add(" AND col.tenant = ").Bind(scope.tenant);
   if (!scope.all_documents) {
     sql.Add(" AND (d.acl_json = '[]'");
@@ -411,6 +417,13 @@ Status AppendAccess(const AccessScope& scope, Sql& sql) {
     RETURN_IF_ERROR(CompileFilter(scope.filter, sql, 0));
   }
   return OkStatus();
+}
+
+// The access check that every chunk-returning read carries in its WHERE
+// clause (over kVisibleFrom).
+Status AppendAccess(const AccessScope& scope, Sql& sql) {
+  sql.Add("c.collection_id = ").Bind(scope.collection_id).Add(" AND ");
+  return AppendDocumentAccess(scope, sql);
 }
 
 Result<ChunkView> ReadChunkView(const Statement& s) {
@@ -884,18 +897,20 @@ Status SqliteDocumentStore::DeleteDocument(int64_t collection_id, const std::str
   });
 }
 
-Result<std::vector<ChunkView>> SqliteDocumentStore::LexicalSearch(const AccessScope& scope,
-                                                                  const std::string& query, int k) {
+Result<std::vector<ScoredId>> SqliteDocumentStore::LexicalIds(const AccessScope& scope,
+                                                              const std::string& query, int k) {
   const std::vector<std::string> terms = QueryTerms(query);
-  if (terms.empty() || k <= 0) return std::vector<ChunkView>();
+  if (terms.empty() || k <= 0) return std::vector<ScoredId>();
   std::string match;
   for (const std::string& t : terms) {
     if (!match.empty()) match += " OR ";
     match += '"' + t + '"';  // terms hold no quote: see QueryTerms
   }
-  // Headings weigh half as much as body text. bm25() is lower-is-better.
+  // Headings weigh half as much as body text. bm25() is lower-is-better. Only
+  // ids and scores go through the sort: every match would otherwise carry its
+  // text into the sorter.
   Sql sql;
-  sql.Add("SELECT ").Add(kChunkColumns).Add(", -bm25(chunks_fts, 1.0, 0.5) AS score");
+  sql.Add("SELECT c.id, -bm25(chunks_fts, 1.0, 0.5)");
   sql.Add(" FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid");
   sql.Add(
       " JOIN documents d ON d.id = c.document_id JOIN collections col ON col.id = c.collection_id");
@@ -903,25 +918,57 @@ Result<std::vector<ChunkView>> SqliteDocumentStore::LexicalSearch(const AccessSc
   RETURN_IF_ERROR(AppendAccess(scope, sql));
   sql.Add(" ORDER BY bm25(chunks_fts, 1.0, 0.5), c.id LIMIT ")
       .Bind(static_cast<int64_t>(std::min(k, kMaxSearchK)));
-  return WithReader<std::vector<ChunkView>>([&](Database& db) {
-    return QueryAll<ChunkView>(db, sql, [](const Statement& s) -> Result<ChunkView> {
-      ASSIGN_OR_RETURN(ChunkView v, ReadChunkView(s));
-      v.score = s.Double(kChunkColumnCount);
-      return v;
+  return WithReader<std::vector<ScoredId>>([&](Database& db) {
+    return QueryAll<ScoredId>(db, sql, [](const Statement& s) -> Result<ScoredId> {
+      return ScoredId{s.Int(0), s.Double(1)};
     });
   });
 }
 
+Result<std::vector<ChunkView>> SqliteDocumentStore::LexicalSearch(const AccessScope& scope,
+                                                                  const std::string& query, int k) {
+  ASSIGN_OR_RETURN(auto scored, LexicalIds(scope, query, k));
+  std::vector<int64_t> ids;
+  for (const auto& s : scored) ids.push_back(s.id);
+  // A chunk deleted between the two reads is dropped, like any hidden one.
+  ASSIGN_OR_RETURN(auto views, GetChunks(scope, ids, false));
+  std::unordered_map<int64_t, double> score;
+  for (const auto& s : scored) score.emplace(s.id, s.score);
+  for (auto& v : views) v.score = score[v.chunk.id];
+  return views;
+}
+
 Result<int64_t> SqliteDocumentStore::CountVisibleChunks(const AccessScope& scope) {
+  // Per document (chunk_count), so the filter runs once per document.
   Sql sql;
-  sql.Add("SELECT count(*)").Add(kVisibleFrom).Add(" WHERE ");
-  RETURN_IF_ERROR(AppendAccess(scope, sql));
+  sql.Add("SELECT coalesce(sum(d.chunk_count), 0)").Add(kVisibleDocumentsFrom).Add(" WHERE ");
+  RETURN_IF_ERROR(AppendDocumentAccess(scope, sql));
   return WithReader<int64_t>([&](Database& db) -> Result<int64_t> {
     ASSIGN_OR_RETURN(Statement s, Prepare(db, sql));
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return InternalError("count returned no row");
     return s.Int(0);
   });
+}
+
+Result<std::vector<int64_t>> SqliteDocumentStore::VisibleIds(const AccessScope& scope,
+                                                             const std::vector<int64_t>& ids) {
+  if (ids.empty()) return std::vector<int64_t>();
+  Sql sql;
+  sql.Add("SELECT c.id").Add(kVisibleFrom);
+  sql.Add(" WHERE c.id IN (SELECT value FROM json_each(").Bind(json(ids).dump()).Add(")) AND ");
+  RETURN_IF_ERROR(AppendAccess(scope, sql));
+  ASSIGN_OR_RETURN(auto found, WithReader<std::vector<int64_t>>([&](Database& db) {
+                     return QueryAll<int64_t>(
+                         db, sql, [](const Statement& s) -> Result<int64_t> { return s.Int(0); });
+                   }));
+  std::unordered_set<int64_t> visible(found.begin(), found.end());
+  std::vector<int64_t> ordered;
+  ordered.reserve(found.size());
+  for (int64_t id : ids) {
+    if (visible.erase(id)) ordered.push_back(id);  // a repeated id is returned once
+  }
+  return ordered;
 }
 
 Result<std::vector<ChunkView>> SqliteDocumentStore::GetChunks(const AccessScope& scope,
@@ -960,10 +1007,13 @@ Result<std::vector<ChunkView>> SqliteDocumentStore::GetChunks(const AccessScope&
 Result<std::vector<std::pair<int64_t, std::vector<float>>>> SqliteDocumentStore::VisibleEmbeddings(
     const AccessScope& scope, int64_t after_id, int limit) {
   if (limit <= 0) return EmbeddingRows();
+  // From the visible documents to their chunks (CROSS JOIN keeps that order):
+  // the filter runs once per document, and only visible chunks are read.
   Sql sql;
-  sql.Add("SELECT c.id, c.embedding").Add(kVisibleFrom);
-  sql.Add(" WHERE c.id > ").Bind(after_id).Add(" AND length(c.embedding) > 0 AND ");
-  RETURN_IF_ERROR(AppendAccess(scope, sql));
+  sql.Add("SELECT c.id, c.embedding").Add(kVisibleDocumentsFrom);
+  sql.Add(" CROSS JOIN chunks c ON c.document_id = d.id WHERE ");
+  RETURN_IF_ERROR(AppendDocumentAccess(scope, sql));
+  sql.Add(" AND c.id > ").Bind(after_id).Add(" AND length(c.embedding) > 0");
   sql.Add(" ORDER BY c.id LIMIT ").Bind(static_cast<int64_t>(limit));
   return WithReader<EmbeddingRows>([&](Database& db) { return ReadEmbeddings(db, sql); });
 }

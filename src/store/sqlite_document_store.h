@@ -54,7 +54,11 @@ class SqliteDocumentStore final : public DocumentStore {
 
   Result<std::vector<ChunkView>> LexicalSearch(const AccessScope& scope, const std::string& query,
                                                int k) override;
+  Result<std::vector<ScoredId>> LexicalIds(const AccessScope& scope, const std::string& query,
+                                           int k) override;
   Result<int64_t> CountVisibleChunks(const AccessScope& scope) override;
+  Result<std::vector<int64_t>> VisibleIds(const AccessScope& scope,
+                                          const std::vector<int64_t>& ids) override;
   Result<std::vector<ChunkView>> GetChunks(const AccessScope& scope,
                                            const std::vector<int64_t>& ids,
                                            bool with_embeddings) override;

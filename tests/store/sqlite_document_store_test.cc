@@ -422,6 +422,12 @@ TEST_F(SqliteDocumentStoreTest, TenantIsolationOnEveryRead) {
     auto emb = store_->VisibleEmbeddings(b, 0, 100);
     ASSERT_TRUE(emb.ok());
     EXPECT_TRUE(emb->empty());
+    auto ids = store_->VisibleIds(b, {chunks[0].id});
+    ASSERT_TRUE(ids.ok());
+    EXPECT_TRUE(ids->empty());
+    auto lexical = store_->LexicalIds(b, "confidential merger", 10);
+    ASSERT_TRUE(lexical.ok());
+    EXPECT_TRUE(lexical->empty());
   }
   // The owner sees it through all four.
   AccessScope a = Scope();
@@ -429,6 +435,8 @@ TEST_F(SqliteDocumentStoreTest, TenantIsolationOnEveryRead) {
   EXPECT_EQ(*store_->CountVisibleChunks(a), 1);
   EXPECT_EQ(store_->GetChunks(a, {chunks[0].id}, false)->size(), 1u);
   EXPECT_EQ(store_->VisibleEmbeddings(a, 0, 10)->size(), 1u);
+  EXPECT_EQ(store_->VisibleIds(a, {chunks[0].id})->size(), 1u);
+  EXPECT_EQ(store_->LexicalIds(a, "merger", 10)->size(), 1u);
   // Right tenant, wrong collection id.
   AccessScope wrong = Scope();
   wrong.collection_id = coll_.id + 1000;
@@ -478,8 +486,23 @@ TEST_F(SqliteDocumentStoreTest, FilterSqlAgreesWithMatches) {
   for (const auto& [id, md] : docs) {
     DocumentRecord d = MakeDoc(id, md);
     if (id == "x7") d.source = "other/x7.txt";
-    records[id] = Put(d, {MakeChunk(0, "common words " + id)});
+    // Two chunks each: counts go by document (chunk_count), reads by chunk.
+    records[id] = Put(
+        d, {MakeChunk(0, "common words " + id, {1, 0}), MakeChunk(1, "more text " + id, {0, 1})});
   }
+  AccessScope everything = Scope();
+  everything.all_documents = true;
+  auto docs_of = [&](const std::vector<int64_t>& ids) {
+    std::set<std::string> out;
+    auto views = store_->GetChunks(everything, ids, false);
+    EXPECT_TRUE(views.ok());
+    if (views.ok()) {
+      for (const auto& v : *views) out.insert(v.doc_id);
+    }
+    return out;
+  };
+  std::vector<int64_t> all_ids;
+  for (int64_t i = 1; i <= 100; ++i) all_ids.push_back(i);
   const char* filters[] = {
       R"({"lang": "en"})",
       R"({"lang": {"$eq": "en"}})",
@@ -535,9 +558,23 @@ TEST_F(SqliteDocumentStoreTest, FilterSqlAgreesWithMatches) {
     distinct.insert(want);
     scope.filter = *parsed;
     EXPECT_EQ(VisibleDocs(scope), want) << text;
-    EXPECT_EQ(*store_->CountVisibleChunks(scope), static_cast<int64_t>(want.size())) << text;
+    EXPECT_EQ(*store_->CountVisibleChunks(scope), 2 * static_cast<int64_t>(want.size())) << text;
     std::vector<std::string> found = SearchDocIds(scope, "common");
     EXPECT_EQ(std::set<std::string>(found.begin(), found.end()), want) << text;
+    auto lexical = store_->LexicalIds(scope, "common", 50);
+    ASSERT_TRUE(lexical.ok()) << text;
+    EXPECT_EQ(lexical->size(), want.size()) << text;
+    auto visible = store_->VisibleIds(scope, all_ids);
+    ASSERT_TRUE(visible.ok()) << text;
+    EXPECT_EQ(visible->size(), 2 * want.size()) << text;
+    EXPECT_EQ(docs_of(*visible), want) << text;
+    auto embeddings = store_->VisibleEmbeddings(scope, 0, 100);
+    ASSERT_TRUE(embeddings.ok()) << text;
+    std::vector<int64_t> embedded;
+    for (const auto& [id, v] : *embeddings) embedded.push_back(id);
+    EXPECT_TRUE(std::is_sorted(embedded.begin(), embedded.end())) << text;
+    EXPECT_EQ(embedded.size(), 2 * want.size()) << text;
+    EXPECT_EQ(docs_of(embedded), want) << text;
   }
   EXPECT_GE(distinct.size(), 20u);
 }
@@ -677,6 +714,30 @@ TEST_F(SqliteDocumentStoreTest, GetChunksKeepsRequestOrder) {
   EXPECT_EQ((*got)[0].chunk.id, chunks[2].id);
   EXPECT_EQ((*got)[1].chunk.id, chunks[0].id);
   EXPECT_TRUE(store_->GetChunks(Scope(), {}, false)->empty());
+  auto ids = store_->VisibleIds(Scope(), {chunks[2].id, 424242, chunks[0].id, chunks[2].id});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<int64_t>{chunks[2].id, chunks[0].id}));
+  EXPECT_TRUE(store_->VisibleIds(Scope(), {})->empty());
+}
+
+TEST_F(SqliteDocumentStoreTest, LexicalIdsRankLikeLexicalSearch) {
+  Put(MakeDoc("a"), {MakeChunk(0, "robot battery dock"), MakeChunk(1, "battery battery battery")});
+  Put(MakeDoc("b"), {MakeChunk(0, "dock maintenance"), MakeChunk(1, "unrelated words")});
+  auto views = store_->LexicalSearch(Scope(), "battery dock", 10);
+  auto ids = store_->LexicalIds(Scope(), "battery dock", 10);
+  ASSERT_TRUE(views.ok());
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(views->size(), 3u);
+  ASSERT_EQ(ids->size(), 3u);
+  for (size_t i = 0; i < ids->size(); ++i) {
+    EXPECT_EQ((*ids)[i].id, (*views)[i].chunk.id);
+    EXPECT_DOUBLE_EQ((*ids)[i].score, (*views)[i].score);
+    if (i > 0) {
+      EXPECT_GE((*ids)[i - 1].score, (*ids)[i].score);
+    }
+  }
+  EXPECT_EQ(store_->LexicalIds(Scope(), "battery dock", 1)->size(), 1u);
+  EXPECT_TRUE(store_->LexicalIds(Scope(), "", 10)->empty());
 }
 
 TEST_F(SqliteDocumentStoreTest, CorruptEmbeddingIsAnInternalErrorNamingTheChunk) {
