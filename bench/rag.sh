@@ -41,7 +41,7 @@ fi
 if [ "$what" = ingest ] || [ "$what" = all ]; then
   echo "## Ingestion with the real MiniLM (${COPIES:-4} copies of examples/rag-eval/corpus)"
   echo
-  echo "| threads | MB | chunks | MB/s | chunks/s | embeddings/s | time in embedding |"
+  echo "| threads | MB | chunks | MB/s | chunks/s | embeddings/s | share of time embedding |"
   echo "|---|---|---|---|---|---|---|"
   for t in 1 2; do
     "$bench" ingest --copies "${COPIES:-4}" --threads "$t" 2>/dev/null |
