@@ -906,23 +906,50 @@ Result<std::vector<ScoredId>> SqliteDocumentStore::LexicalIds(const AccessScope&
     if (!match.empty()) match += " OR ";
     match += '"' + t + '"';  // terms hold no quote: see QueryTerms
   }
-  // Headings weigh half as much as body text. bm25() is lower-is-better. Only
-  // ids and scores go through the sort: every match would otherwise carry its
-  // text into the sorter.
+  // Headings weigh half as much as body text. bm25() is lower-is-better.
+  const int64_t limit = std::min(k, kMaxSearchK);
+  const std::string rank = "bm25(chunks_fts, 1.0, 0.5)";
+  auto read = [](const Statement& s) -> Result<ScoredId> {
+    return ScoredId{s.Int(0), s.Double(1)};
+  };
+
+  // 1. Rank inside FTS5 alone (the FTS table holds every collection), then
+  //    check access on an over-fetched top list. When enough of it is visible,
+  //    or it holds every match, its visible part is exactly the answer: hiding
+  //    chunks does not reorder the rest. This skips the join for every match.
+  const int64_t overfetch = std::max<int64_t>(4 * limit, 100);
+  Sql top;
+  top.Add("SELECT rowid, -" + rank + " FROM chunks_fts WHERE chunks_fts MATCH ").Bind(match);
+  top.Add(" ORDER BY " + rank + ", rowid LIMIT ").Bind(overfetch);
+  ASSIGN_OR_RETURN(auto candidates, WithReader<std::vector<ScoredId>>([&](Database& db) {
+                     return QueryAll<ScoredId>(db, top, read);
+                   }));
+  std::vector<int64_t> ids;
+  for (const auto& c : candidates) ids.push_back(c.id);
+  ASSIGN_OR_RETURN(auto visible, VisibleIds(scope, ids));
+  if (static_cast<int64_t>(visible.size()) >= limit ||
+      static_cast<int64_t>(candidates.size()) < overfetch) {
+    std::unordered_set<int64_t> keep(visible.begin(), visible.end());
+    std::vector<ScoredId> out;
+    for (const auto& c : candidates) {
+      if (static_cast<int64_t>(out.size()) >= limit) break;
+      if (keep.count(c.id)) out.push_back(c);
+    }
+    return out;
+  }
+
+  // 2. The scope sees too little of the top list (a small collection or a
+  //    narrow filter among many matches): rank the visible matches only.
   Sql sql;
-  sql.Add("SELECT c.id, -bm25(chunks_fts, 1.0, 0.5)");
+  sql.Add("SELECT c.id, -" + rank);
   sql.Add(" FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid");
   sql.Add(
       " JOIN documents d ON d.id = c.document_id JOIN collections col ON col.id = c.collection_id");
   sql.Add(" WHERE chunks_fts MATCH ").Bind(match).Add(" AND ");
   RETURN_IF_ERROR(AppendAccess(scope, sql));
-  sql.Add(" ORDER BY bm25(chunks_fts, 1.0, 0.5), c.id LIMIT ")
-      .Bind(static_cast<int64_t>(std::min(k, kMaxSearchK)));
-  return WithReader<std::vector<ScoredId>>([&](Database& db) {
-    return QueryAll<ScoredId>(db, sql, [](const Statement& s) -> Result<ScoredId> {
-      return ScoredId{s.Int(0), s.Double(1)};
-    });
-  });
+  sql.Add(" ORDER BY " + rank + ", c.id LIMIT ").Bind(limit);
+  return WithReader<std::vector<ScoredId>>(
+      [&](Database& db) { return QueryAll<ScoredId>(db, sql, read); });
 }
 
 Result<std::vector<ChunkView>> SqliteDocumentStore::LexicalSearch(const AccessScope& scope,

@@ -720,6 +720,42 @@ TEST_F(SqliteDocumentStoreTest, GetChunksKeepsRequestOrder) {
   EXPECT_TRUE(store_->VisibleIds(Scope(), {})->empty());
 }
 
+TEST_F(SqliteDocumentStoreTest, LexicalIdsFindARareVisibleMatchBehindManyHiddenOnes) {
+  // 300 better-ranked matches the scope cannot see (another tenant, an ACL, a
+  // filter), then the one it can: past any over-fetched top list.
+  auto other = store_->CreateCollection("globex", "docs", "{}");
+  ASSERT_TRUE(other.ok());
+  for (int i = 0; i < 100; ++i) {
+    const std::string n = std::to_string(i);
+    Put(MakeDoc("theirs" + n), {MakeChunk(0, "needle needle needle " + n)}, other->id);
+    Put(MakeDoc("acl" + n, "{}", {"group:hr"}), {MakeChunk(0, "needle needle needle " + n)});
+    Put(MakeDoc("draft" + n, R"({"status": "draft"})"), {MakeChunk(0, "needle needle " + n)});
+  }
+  Put(MakeDoc("mine", R"({"status": "final"})"),
+      {MakeChunk(0, "a needle in a long haystack of many other words that dilute the score")});
+  AccessScope scope = Scope();
+  scope.filter = *MetadataFilter::Parse(json::parse(R"({"status": {"$ne": "draft"}})"));
+  auto ids = store_->LexicalIds(scope, "needle", 5);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  ASSERT_EQ(ids->size(), 1u);
+  EXPECT_EQ(SearchDocIds(scope, "needle", 5), std::vector<std::string>{"mine"});
+  // Without the filter the drafts come first, best score first, and k is honoured.
+  auto unfiltered = store_->LexicalIds(Scope(), "needle", 7);
+  ASSERT_TRUE(unfiltered.ok());
+  ASSERT_EQ(unfiltered->size(), 7u);
+  for (size_t i = 1; i < unfiltered->size(); ++i) {
+    EXPECT_GE((*unfiltered)[i - 1].score, (*unfiltered)[i].score);
+  }
+  // The ACL'd chunks appear for their group, ranked above the rest.
+  auto hr = store_->LexicalIds(Scope({"group:hr"}), "needle", 3);
+  ASSERT_TRUE(hr.ok());
+  EXPECT_EQ(hr->size(), 3u);
+  auto hr_views = store_->GetChunks(Scope({"group:hr"}), {(*hr)[0].id}, false);
+  ASSERT_TRUE(hr_views.ok());
+  ASSERT_EQ(hr_views->size(), 1u);
+  EXPECT_EQ((*hr_views)[0].doc_id.rfind("acl", 0), 0u);
+}
+
 TEST_F(SqliteDocumentStoreTest, LexicalIdsRankLikeLexicalSearch) {
   Put(MakeDoc("a"), {MakeChunk(0, "robot battery dock"), MakeChunk(1, "battery battery battery")});
   Put(MakeDoc("b"), {MakeChunk(0, "dock maintenance"), MakeChunk(1, "unrelated words")});
