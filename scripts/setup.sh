@@ -15,6 +15,7 @@ apt_packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
   libfmt-dev libcli11-dev libzip-dev libutf8proc-dev python3 python3-venv
   libsqlite3-dev libhnswlib-dev libpoppler-cpp-dev libgumbo-dev libcmark-dev libxxhash-dev
+  libre2-dev
 )
 if ((dev)); then
   apt_packages+=(libgtest-dev libgmock-dev clang-format wrk curl openssl nodejs npm)

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/guard_cmd.h"
 #include "cli/models_cmd.h"
 #include "cli/rag_cmd.h"
 #include "cli/serve.h"
@@ -73,7 +74,18 @@ int main(int argc, char** argv) {
   a->add_flag("--json", ask.json, "Print the whole response as JSON");
   add_client(a, ask.client);
 
+  gantry::cli::GuardScanFlags guard_scan;
+  auto* g = app.add_subcommand("guard", "Guardrails: PII and secret detection");
+  g->require_subcommand(1);
+  auto* scan = g->add_subcommand("scan", "Scan text from stdin for PII and secrets");
+  scan->add_flag("--json", guard_scan.json, "Print findings and the redacted text as JSON");
+  scan->add_option("--default", guard_scan.default_mode,
+                   "Mode for every type: allow, mask, hash, tokenize or block")
+      ->capture_default_str();
+  scan->add_option("--mode", guard_scan.modes, "TYPE=MODE override (repeatable), e.g. EMAIL=hash");
+
   CLI11_PARSE(app, argc, argv);
+  if (scan->parsed()) return gantry::cli::RunGuardScan(guard_scan, std::cin, std::cout, std::cerr);
   if (in->parsed()) return gantry::cli::RunIngest(ingest, std::cout, std::cerr);
   if (a->parsed()) return gantry::cli::RunAsk(ask, std::cout, std::cerr);
   if (s->parsed()) return gantry::cli::RunServe(serve);
