@@ -134,18 +134,6 @@ double Percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
-const char* ModeName(SearchMode m) {
-  switch (m) {
-    case SearchMode::kLexical:
-      return "lexical";
-    case SearchMode::kDense:
-      return "dense";
-    case SearchMode::kHybrid:
-      return "hybrid";
-  }
-  return "?";
-}
-
 // ---------------------------------------------------------------------------
 // Embedding functions handed to the RagService.
 
@@ -247,6 +235,14 @@ Awaitable<Result<EmbeddingResponse>> EmbedSentenceMean(std::shared_ptr<SentenceM
     out.data.push_back(std::move(v));
   }
   co_return out;
+}
+
+// The production path: every text through the local MiniLM, timed.
+gantry::rag::EmbedFn TimedEmbedFn(std::shared_ptr<LocalEmbeddingModel> model,
+                                  std::shared_ptr<EmbedStats> stats) {
+  return [model, stats](const RequestContext& ctx, EmbeddingRequest req) {
+    return EmbedTimed(model, stats, ctx, std::move(req));
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -447,10 +443,7 @@ int Quality(const Common& common, const std::string& corpus, const std::string& 
   asio::io_context io;
   auto model = OpenMiniLm(common);
   auto stats = std::make_shared<EmbedStats>();
-  gantry::rag::EmbedFn embed = [model, stats](const RequestContext& ctx, EmbeddingRequest req) {
-    return EmbedTimed(model, stats, ctx, std::move(req));
-  };
-  auto rag = OpenService(dir.path, model, embed, common.threads);
+  auto rag = OpenService(dir.path, model, TimedEmbedFn(model, stats), common.threads);
   const auto files = LoadCorpus(corpus);
   const auto questions = LoadQuestions(questions_path);
   std::cerr << "ingesting " << files.size() << " files...\n";
@@ -498,7 +491,7 @@ int Quality(const Common& common, const std::string& corpus, const std::string& 
     }
     Json m = Json::object();
     for (const auto& [kind, s] : by_kind) m[kind] = s.ToJson();
-    report["modes"][ModeName(mode)] = m;
+    report["modes"][gantry::rag::SearchModeName(mode)] = m;
   }
 
   // The answer stage's relevance floor: a question is answered when at least
@@ -566,10 +559,7 @@ int IngestThroughput(const Common& common, const std::string& corpus, int copies
   asio::io_context io;
   auto model = OpenMiniLm(common);
   auto stats = std::make_shared<EmbedStats>();
-  gantry::rag::EmbedFn embed = [model, stats](const RequestContext& ctx, EmbeddingRequest req) {
-    return EmbedTimed(model, stats, ctx, std::move(req));
-  };
-  auto rag = OpenService(dir.path, model, embed, common.threads);
+  auto rag = OpenService(dir.path, model, TimedEmbedFn(model, stats), common.threads);
   const auto base = LoadCorpus(corpus);
   std::vector<CorpusFile> files;
   for (int c = 0; c < copies; ++c) {

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from procs import GANTRY_BIN, Gantry
+from test_local import local_config
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 EVAL = os.path.join(ROOT, "examples", "rag-eval")
@@ -65,24 +66,6 @@ def test_default_relevance_floor(quality):
     row = next(r for r in quality["relevance_floor"] if abs(r["min_similarity"] - 0.25) < 1e-9)
     assert row["answerable_answered"] >= 0.95, row
     assert row["offtopic_answered"] <= 0.25, row
-
-
-def local_config():
-    return f"""
-server:
-  io_threads: 2
-providers:
-  - name: local
-    type: local
-    models_dir: {MODELS}
-    threads: 2
-models:
-  - name: gemma-3-270m
-    provider: local
-  - name: all-MiniLM-L6-v2
-    provider: local
-    kind: embedding
-"""
 
 
 @pytest.fixture(scope="module")
