@@ -396,7 +396,9 @@ TEST(PiiDetectorTest, OneMegabyteFinishesPromptly) {
     (void)Detector().Scan(*t);
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    EXPECT_LT(s, 10.0);  // linear time; typically well under a second
+    // A hang detector, not a speed test (docs/benchmarks.md has the speed):
+    // backtracking would take hours here; RE2 takes ~0.1 s, ~2 s under ASan.
+    EXPECT_LT(s, 120.0);
     std::printf("1 MiB scan: %.3f s\n", s);
   }
 }
