@@ -28,6 +28,7 @@
 #include "guard/pii.h"
 #include "guard/redactor.h"
 #include "guard/stream_scanner.h"
+#include "jsonl.h"
 
 namespace {
 
@@ -47,20 +48,11 @@ struct Labeled {
 };
 
 std::vector<Labeled> LoadSet(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) Die("cannot read " + path);
   std::vector<Labeled> out;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto j = Json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("text"))
-      Die(path + ":" + std::to_string(n) + ": not an object with \"text\"");
+  gantry::bench::ForEachJsonLine("gantry-pii-bench", path, [&](const Json& j, int n) {
     Labeled l;
-    l.id = j.value("id", std::to_string(n));
-    l.text = j["text"].get<std::string>();
+    l.id = j.contains("id") ? j["id"].get<std::string>() : std::to_string(n);
+    l.text = j.at("text").get<std::string>();
     for (const auto& e : j.value("entities", Json::array())) {
       Finding f;
       f.type = e.at("type").get<std::string>();
@@ -71,7 +63,7 @@ std::vector<Labeled> LoadSet(const std::string& path) {
       l.gold.push_back(f);
     }
     out.push_back(std::move(l));
-  }
+  });
   if (out.empty()) Die("no labeled texts in " + path);
   return out;
 }

@@ -47,6 +47,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "jsonl.h"
 #include "providers/local_provider.h"
 #include "rag/answer.h"
 #include "rag/document_parser.h"
@@ -357,17 +358,8 @@ struct Question {
 };
 
 std::vector<Question> LoadQuestions(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) Die("cannot read " + path);
   std::vector<Question> out;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto j = Json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-      Die(path + ":" + std::to_string(n) + ": not a JSON object");
+  gantry::bench::ForEachJsonLine("gantry-rag-bench", path, [&](const Json& j, int n) {
     Question q;
     q.id = j.value("id", "");
     q.question = j.value("question", "");
@@ -377,7 +369,7 @@ std::vector<Question> LoadQuestions(const std::string& path) {
       q.relevant.insert(r.get<std::string>());
     if (q.question.empty()) Die(path + ":" + std::to_string(n) + ": no question");
     out.push_back(std::move(q));
-  }
+  });
   return out;
 }
 
